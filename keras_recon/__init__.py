@@ -1,0 +1,8 @@
+"""keras_recon: sharper autoencoders through better reconstruction losses."""
+
+from keras_recon import data
+from keras_recon import losses
+
+__version__ = "0.1.0"
+
+__all__ = ["data", "losses", "__version__"]

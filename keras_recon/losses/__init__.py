@@ -1,0 +1,36 @@
+"""Reconstruction losses: pure `keras.ops` functions and `Loss` classes.
+
+Every loss returns one value per sample. By default the elementwise errors
+are summed over all non-batch axes, as the papers do
+(`sample_reduction="sum"`); `sample_reduction="mean"` averages them instead.
+"""
+
+from keras_recon.losses.absolute_error import AbsoluteError
+from keras_recon.losses.absolute_error import absolute_error
+from keras_recon.losses.beta_divergence import BetaDivergence
+from keras_recon.losses.beta_divergence import beta_divergence
+from keras_recon.losses.general_robust import GeneralRobust
+from keras_recon.losses.general_robust import general_robust
+from keras_recon.losses.general_robust import rho as robust_rho
+from keras_recon.losses.i_divergence import IDivergence
+from keras_recon.losses.i_divergence import i_divergence
+from keras_recon.losses.log_cosh import LogCosh
+from keras_recon.losses.log_cosh import log_cosh
+from keras_recon.losses.squared_error import SquaredError
+from keras_recon.losses.squared_error import squared_error
+
+__all__ = [
+    "AbsoluteError",
+    "BetaDivergence",
+    "GeneralRobust",
+    "IDivergence",
+    "LogCosh",
+    "SquaredError",
+    "absolute_error",
+    "beta_divergence",
+    "general_robust",
+    "i_divergence",
+    "log_cosh",
+    "robust_rho",
+    "squared_error",
+]

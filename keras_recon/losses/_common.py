@@ -1,0 +1,149 @@
+"""Shared plumbing for the reconstruction losses.
+
+Every loss in this package is an elementwise error followed by a per-sample
+reduction. This module holds the pieces all of them need: input conversion
+and checks, the float32 upcast for half-precision inputs, the reduction over
+non-batch axes, and the base class that turns a pure function into a
+`keras.losses.Loss`.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+SAMPLE_REDUCTIONS = ("sum", "mean")
+_HALF_DTYPES = ("float16", "bfloat16")
+
+
+def check_sample_reduction(sample_reduction):
+    if sample_reduction not in SAMPLE_REDUCTIONS:
+        raise ValueError(
+            "Argument `sample_reduction` must be one of "
+            f"{SAMPLE_REDUCTIONS}. Received: sample_reduction={sample_reduction!r}"
+        )
+    return sample_reduction
+
+
+def check_positive(name, value):
+    """Raises unless `value` is a finite positive Python number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"Argument `{name}` must be a positive number. "
+            f"Received: {name}={value!r}"
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a finite positive number. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def is_traced(x):
+    """True when `x` is symbolic, so its values cannot be inspected now."""
+    if isinstance(x, keras.KerasTensor):
+        return True
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly()
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
+def check_non_negative(name, x):
+    """Raises `ValueError` if an eager tensor holds a negative value.
+
+    Traced tensors (inside `jit`, `tf.function` or `torch.compile`) cannot be
+    inspected; for them the check is skipped, as documented by the losses.
+    """
+    if is_traced(x):
+        return
+    smallest = float(ops.convert_to_numpy(ops.min(x))) if ops.size(x) else 0.0
+    if smallest < 0:
+        raise ValueError(
+            f"`{name}` must be non-negative, but its smallest value is "
+            f"{smallest!r}."
+        )
+
+
+def prepare(y_true, y_pred):
+    """Converts inputs to tensors of one float dtype and checks shapes.
+
+    Returns `(y_true, y_pred, out_dtype)`. Half-precision inputs are upcast
+    to float32 and the loss is returned in float32: a per-sample sum over
+    thousands of pixels does not fit in float16.
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    if not keras.backend.is_float_dtype(y_pred.dtype):
+        y_pred = ops.cast(y_pred, keras.backend.floatx())
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+    true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
+    mismatch = len(true_shape) != len(pred_shape) or any(
+        a is not None and b is not None and a != b
+        for a, b in zip(true_shape, pred_shape)
+    )
+    if mismatch:
+        raise ValueError(
+            "`y_true` and `y_pred` must have the same shape. Received: "
+            f"y_true.shape={true_shape}, y_pred.shape={pred_shape}"
+        )
+    out_dtype = keras.backend.standardize_dtype(y_pred.dtype)
+    if out_dtype in _HALF_DTYPES:
+        out_dtype = "float32"
+        y_true = ops.cast(y_true, out_dtype)
+        y_pred = ops.cast(y_pred, out_dtype)
+    return y_true, y_pred, out_dtype
+
+
+def reduce_per_sample(values, sample_reduction, out_dtype):
+    """Sums or averages elementwise errors over every non-batch axis."""
+    if len(values.shape) > 1:
+        axes = tuple(range(1, len(values.shape)))
+        if sample_reduction == "sum":
+            values = ops.sum(values, axis=axes)
+        else:
+            values = ops.mean(values, axis=axes)
+    return ops.cast(values, out_dtype)
+
+
+class ReconstructionLoss(keras.losses.Loss):
+    """Base class: a per-sample loss built from an elementwise function.
+
+    Subclasses set `fn` (the public pure function) and list their own
+    hyperparameters in `_hyperparameters`; `get_config` then returns exactly
+    the constructor's arguments.
+    """
+
+    fn = None
+    _hyperparameters = ()
+
+    def __init__(self, sample_reduction, reduction, name, dtype):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.sample_reduction = check_sample_reduction(sample_reduction)
+        # Kept as given so that `get_config` round-trips the argument.
+        self._dtype_arg = dtype if dtype is None or isinstance(dtype, str) else (
+            self._dtype_policy.name
+        )
+
+    def call(self, y_true, y_pred):
+        kwargs = {k: getattr(self, k) for k in self._hyperparameters}
+        return self.fn(
+            y_true, y_pred, sample_reduction=self.sample_reduction, **kwargs
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in self._hyperparameters})
+        config["sample_reduction"] = self.sample_reduction
+        config["dtype"] = self._dtype_arg
+        return config

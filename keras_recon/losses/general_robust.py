@@ -1,0 +1,237 @@
+import math
+
+import keras
+from keras import ops
+
+from keras_recon.losses._common import ReconstructionLoss
+from keras_recon.losses._common import check_positive
+from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import prepare
+from keras_recon.losses._common import reduce_per_sample
+
+# Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
+# element leaves room for per-sample sums over ~1e12 elements in float32).
+_MAX_EXPONENT = 60.0
+_EPS = 1.1920929e-07  # float32 machine epsilon, as in Barron's code.
+
+
+def check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise ValueError(
+            f"Argument `alpha` must be a real number or +-inf. Received: alpha={alpha!r}"
+        )
+    if math.isnan(alpha):
+        raise ValueError(f"Argument `alpha` must not be NaN. Received: alpha={alpha!r}")
+    return float(alpha)
+
+
+def _rho_two(z):
+    return 0.5 * z
+
+
+def _rho_zero(z):
+    return ops.log1p(0.5 * z)
+
+
+def _rho_neg_inf(z):
+    return -ops.expm1(-0.5 * z)
+
+
+def _rho_pos_inf(z):
+    return ops.expm1(ops.minimum(0.5 * z, _MAX_EXPONENT))
+
+
+def _rho_general(z, alpha, beta):
+    # (beta / alpha) * ((z / beta + 1)^(alpha / 2) - 1), through expm1/log1p
+    # so it stays accurate as alpha -> 0 and cannot overflow.
+    exponent = ops.minimum(0.5 * alpha * ops.log1p(z / beta), _MAX_EXPONENT)
+    return (beta / alpha) * ops.expm1(exponent)
+
+
+def rho(x, alpha, scale):
+    """Barron's general robust loss `rho(x, alpha, c)`, elementwise.
+
+    Formula:
+
+    ```python
+    z = (x / c) ** 2
+    b = abs(alpha - 2)
+    rho = (b / alpha) * ((z / b + 1) ** (alpha / 2) - 1)
+    ```
+
+    with the limits
+
+    - `alpha = 2`: `z / 2` (L2),
+    - `alpha = 1`: `sqrt(z + 1) - 1` (Charbonnier / pseudo-Huber),
+    - `alpha = 0`: `log(z / 2 + 1)` (Cauchy / Lorentzian),
+    - `alpha = -2`: `2 z / (z + 4)` (Geman-McClure),
+    - `alpha = -inf`: `1 - exp(-z / 2)` (Welsch),
+    - `alpha = +inf`: `exp(z / 2) - 1`.
+
+    `alpha` and `scale` may be Python numbers or tensors that broadcast with
+    `x`. A Python `alpha` computes only its own case. A tensor `alpha`
+    computes every case with safe divisors (`|alpha|` and `|alpha - 2|`
+    floored at float32 epsilon, infinities replaced by a finite stand-in)
+    and picks with `where`, so an untaken case never puts NaN into a
+    gradient; value and gradients in `x`, `alpha` and `scale` are finite for
+    every `alpha` in `[-inf, +inf]`. Exponents are capped at 60, so values
+    saturate near `1e26` instead of overflowing.
+
+    Example:
+
+    >>> x = np.array([0.0, 1.0, 3.0], dtype="float32")
+    >>> keras_recon.losses.robust_rho(x, 1.0, 1.0)
+    array([0.        , 0.41421354, 2.1622777 ], dtype=float32)
+
+    Args:
+        x: Residuals.
+        alpha: Shape parameter, in `[-inf, +inf]`.
+        scale: Positive scale `c`.
+
+    Returns:
+        `rho(x, alpha, scale)`, the shape of `x` broadcast with the others.
+
+    Reference:
+        - [Barron, "A General and Adaptive Robust Loss Function", CVPR
+          2019](https://arxiv.org/abs/1701.03077), eq. 1-2.
+    """
+    x = ops.convert_to_tensor(x)
+    if not keras.backend.is_float_dtype(x.dtype):
+        x = ops.cast(x, keras.backend.floatx())
+    z = ops.square(x / scale)
+    if isinstance(alpha, (int, float)):
+        alpha = check_alpha(alpha)
+        if alpha == 2.0:
+            return _rho_two(z)
+        if alpha == 0.0:
+            return _rho_zero(z)
+        if alpha == -math.inf:
+            return _rho_neg_inf(z)
+        if alpha == math.inf:
+            return _rho_pos_inf(z)
+        return _rho_general(z, alpha, abs(alpha - 2.0))
+
+    alpha = ops.cast(alpha, z.dtype)
+    is_inf = ops.isinf(alpha)
+    finite_alpha = ops.where(is_inf, ops.ones_like(alpha), alpha)
+    beta_safe = ops.maximum(_EPS, ops.abs(finite_alpha - 2.0))
+    alpha_safe = ops.where(finite_alpha >= 0, 1.0, -1.0) * ops.maximum(
+        _EPS, ops.abs(finite_alpha)
+    )
+    general = _rho_general(z, alpha_safe, beta_safe)
+    return ops.where(
+        alpha == -math.inf,
+        _rho_neg_inf(z),
+        ops.where(
+            alpha == math.inf,
+            _rho_pos_inf(z),
+            ops.where(
+                alpha == 0.0,
+                _rho_zero(z),
+                ops.where(alpha == 2.0, _rho_two(z), general),
+            ),
+        ),
+    )
+
+
+def general_robust(
+    y_true, y_pred, *, alpha=1.0, scale=1.0, sample_reduction="sum"
+):
+    """Barron's general robust loss of the residual, per sample.
+
+    Formula:
+
+    ```python
+    loss = sum(rho(y_pred - y_true, alpha, scale))   # non-batch axes
+    ```
+
+    See `robust_rho` for `rho`, its special cases and its numerics.
+    Half-precision inputs are computed and returned in float32.
+
+    Example:
+
+    >>> keras_recon.losses.general_robust(
+    ...     [[0.0, 1.0]], [[1.0, 4.0]], alpha=0.0, scale=1.0)
+    array([2.1102133], dtype=float32)
+
+    Args:
+        y_true: Target values, shape `(batch, d0, ..., dN)`.
+        y_pred: Predicted values, the same shape as `y_true`.
+        alpha: Shape parameter in `[-inf, +inf]`: 2 is L2, 1 Charbonnier,
+            0 Cauchy, -2 Geman-McClure, -inf Welsch. Defaults to `1.0`.
+        scale: Positive scale `c` of the quadratic bowl near zero.
+            Defaults to `1.0`.
+        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
+            axes. Defaults to `"sum"`.
+
+    Returns:
+        One loss value per sample, shape `(batch,)`.
+
+    Reference:
+        - [Barron, "A General and Adaptive Robust Loss Function", CVPR
+          2019](https://arxiv.org/abs/1701.03077).
+    """
+    if isinstance(alpha, (int, float)):
+        check_alpha(alpha)
+    if isinstance(scale, (int, float)):
+        check_positive("scale", scale)
+    check_sample_reduction(sample_reduction)
+    y_true, y_pred, out_dtype = prepare(y_true, y_pred)
+    values = rho(y_pred - y_true, alpha, scale)
+    return reduce_per_sample(values, sample_reduction, out_dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_recon")
+class GeneralRobust(ReconstructionLoss):
+    """Barron's general robust loss with a fixed shape and scale.
+
+    Formula:
+
+    ```python
+    z = ((y_pred - y_true) / scale) ** 2
+    b = abs(alpha - 2)
+    loss = sum((b / alpha) * ((z / b + 1) ** (alpha / 2) - 1))
+    ```
+
+    One shape parameter `alpha` moves through L2 (2), Charbonnier (1),
+    Cauchy (0), Geman-McClure (-2) and Welsch (-inf); every special value is
+    computed by its own closed form. For an `alpha` and scale that are
+    learned with the model, use the adaptive likelihood instead.
+
+    Example:
+
+    >>> loss = keras_recon.losses.GeneralRobust(alpha=0.0, scale=1.0)
+    >>> loss([[0.0, 1.0]], [[1.0, 4.0]])
+    2.1102133
+
+    Args:
+        alpha: Shape parameter in `[-inf, +inf]`. Defaults to `1.0`.
+        scale: Positive scale `c`. Defaults to `1.0`.
+        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
+            over each sample's non-batch axes. Defaults to `"sum"`.
+        reduction: Keras reduction over the batch. Defaults to
+            `"sum_over_batch_size"`.
+        name: Name of the loss instance. Defaults to `"general_robust"`.
+        dtype: Dtype of the loss's computations. Defaults to `None`, which
+            means `keras.backend.floatx()`.
+
+    Reference:
+        - [Barron, "A General and Adaptive Robust Loss Function", CVPR
+          2019](https://arxiv.org/abs/1701.03077).
+    """
+
+    fn = staticmethod(general_robust)
+    _hyperparameters = ("alpha", "scale")
+
+    def __init__(
+        self,
+        alpha=1.0,
+        scale=1.0,
+        sample_reduction="sum",
+        reduction="sum_over_batch_size",
+        name="general_robust",
+        dtype=None,
+    ):
+        super().__init__(sample_reduction, reduction, name, dtype)
+        self.alpha = check_alpha(alpha)
+        self.scale = check_positive("scale", scale)

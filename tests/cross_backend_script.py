@@ -1,0 +1,49 @@
+"""Prints every loss's value and gradient on fixed inputs as JSON.
+
+Run by `test_cross_backend.py` under each backend in its own process.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from keras_recon import losses
+from tests.backend_utils import BACKEND
+from tests.backend_utils import value_and_grads
+
+
+def inputs():
+    rng = np.random.default_rng(2026)
+    y_true = rng.uniform(0, 1, (4, 6, 6, 2)).astype("float32")
+    y_true[y_true < 0.25] = 0.0
+    y_pred = rng.uniform(0.001, 1, (4, 6, 6, 2)).astype("float32")
+    return y_true, y_pred
+
+
+CASES = {
+    "log_cosh": lambda t, p: losses.log_cosh(t, p, a=100.0),
+    "log_cosh_autodiff": lambda t, p: losses.log_cosh(t, p, a=3.0, surrogate_gradient=False),
+    "squared_error": losses.squared_error,
+    "absolute_error": losses.absolute_error,
+    "i_divergence_1": lambda t, p: losses.i_divergence(t, p, direction=1),
+    "i_divergence_2": lambda t, p: losses.i_divergence(t, p, direction=2),
+    "beta_divergence_0.5": lambda t, p: losses.beta_divergence(t, p, beta=0.5),
+    "beta_divergence_0": lambda t, p: losses.beta_divergence(t, p, beta=0.0),
+    "general_robust_1": lambda t, p: losses.general_robust(t, p, alpha=1.0, scale=0.1),
+    "general_robust_-inf": lambda t, p: losses.general_robust(t, p, alpha=-math.inf, scale=0.2),
+    "general_robust_3.5": lambda t, p: losses.general_robust(t, p, alpha=3.5, scale=0.5),
+}
+
+
+def compute():
+    y_true, y_pred = inputs()
+    out = {}
+    for name, fn in CASES.items():
+        value, (_, grad) = value_and_grads(fn, y_true, y_pred)
+        out[name] = {"value": value.tolist(), "grad": grad.ravel().tolist()}
+    return out
+
+
+if __name__ == "__main__":
+    print("RESULT " + json.dumps({"backend": BACKEND, "results": compute()}))

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+
+from keras_recon import losses
+from tests import references as ref
+from tests.backend_utils import to_numpy
+from tests.backend_utils import value_and_grads
+
+
+def positive_pairs(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.uniform(0.05, 2.0, n).astype("float32")
+    x = rng.uniform(0.05, 2.0, n).astype("float32")
+    return y, x
+
+
+def test_i_divergence_directions_match_the_papers_equations():
+    y, x = positive_pairs()
+    e_i1 = to_numpy(losses.i_divergence(y, x, direction=1))
+    e_i2 = to_numpy(losses.i_divergence(y, x, direction=2))
+    # Seed 002 eq. 33: x_hat log(x_hat/x) - x_hat + x; eq. 34 the reverse.
+    np.testing.assert_allclose(e_i1, x * np.log(x / y) - x + y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e_i2, y * np.log(y / x) - y + x, rtol=1e-5, atol=1e-6)
+
+
+def test_i_divergence_at_zeros_uses_the_documented_limits():
+    eps = 1e-7
+    y_true = np.array([0.0, 0.0, 0.5, 0.0], "float32")
+    y_pred = np.array([0.0, 0.3, 0.0, 1e-9], "float32")
+    e_i2 = to_numpy(losses.i_divergence(y_true, y_pred, direction=2))
+    e_i1 = to_numpy(losses.i_divergence(y_true, y_pred, direction=1))
+    # 0 log 0 = 0 leaves the linear terms; log 0 is floored at epsilon.
+    np.testing.assert_allclose(
+        e_i2, [0.0, 0.3, 0.5 * np.log(0.5 / eps) - 0.5, 1e-9], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        e_i1, [0.0, 0.3 * np.log(0.3 / eps) - 0.3, 0.5, 1e-9 * np.log(eps / eps) - 1e-9 + 0],
+        rtol=1e-5, atol=1e-12,
+    )
+    np.testing.assert_allclose(e_i1, ref.generalized_kl(y_pred, y_true), rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(e_i2, ref.generalized_kl(y_true, y_pred), rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize("direction", [1, 2])
+def test_i_divergence_gradient_finite_at_zeros(direction):
+    y_true = np.array([0.0, 0.0, 0.5, 1.0], "float32")
+    y_pred = np.array([0.0, 0.3, 0.0, 1.0], "float32")
+    value, grads = value_and_grads(
+        lambda t, p: losses.i_divergence(t, p, direction=direction), y_true, y_pred
+    )
+    assert np.all(np.isfinite(value))
+    for g in grads:
+        assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("direction", [1, 2])
+def test_i_divergence_gradient_matches_finite_differences(direction):
+    y, x = positive_pairs(100)
+    _, (_, grad) = value_and_grads(
+        lambda t, p: losses.i_divergence(t, p, direction=direction), y, x
+    )
+    if direction == 1:
+        f = lambda p: ref.generalized_kl(p, y)  # noqa: E731
+    else:
+        f = lambda p: ref.generalized_kl(y, p)  # noqa: E731
+    np.testing.assert_allclose(
+        grad, ref.central_difference(f, x, 1e-6), rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
+def test_beta_divergence_matches_reference(beta):
+    y, x = positive_pairs()
+    value = to_numpy(losses.beta_divergence(y, x, beta=beta))
+    np.testing.assert_allclose(value, ref.beta_divergence(y, x, beta), rtol=2e-4, atol=2e-6)
+
+
+def test_beta_divergence_special_members():
+    y, x = positive_pairs()
+    np.testing.assert_allclose(
+        to_numpy(losses.beta_divergence(y, x, beta=2.0)), 0.5 * (y - x) ** 2, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        to_numpy(losses.beta_divergence(y, x, beta=1.0)),
+        to_numpy(losses.i_divergence(y, x, direction=2)),
+        rtol=1e-6,
+    )
+    itakura_saito = y / x - np.log(y / x) - 1
+    np.testing.assert_allclose(
+        to_numpy(losses.beta_divergence(y, x, beta=0.0)), itakura_saito, rtol=1e-4, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("center", [0.0, 1.0, 2.0])
+def test_beta_divergence_is_continuous_across_special_values(center):
+    y, x = positive_pairs()
+    at = to_numpy(losses.beta_divergence(y, x, beta=center))
+    for delta in (1e-4, -1e-4):
+        near = to_numpy(losses.beta_divergence(y, x, beta=center + delta))
+        # The divergence moves O(delta) with beta; precision loss would be
+        # far larger (1/delta = 1e4 times float32 epsilon).
+        np.testing.assert_allclose(near, at, rtol=2e-3, atol=1e-5)
+        exact = ref.beta_divergence(y, x, center + delta)
+        np.testing.assert_allclose(near, exact, rtol=2e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
+def test_beta_divergence_gradient_matches_finite_differences(beta):
+    y, x = positive_pairs(100)
+    _, (_, grad) = value_and_grads(
+        lambda t, p: losses.beta_divergence(t, p, beta=beta), y, x
+    )
+    numeric = ref.central_difference(lambda p: ref.beta_divergence(y, p, beta), x, 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 2.0, 3.0])
+def test_beta_divergence_finite_at_zeros(beta):
+    y_true = np.array([0.0, 0.0, 0.5, 1.0], "float32")
+    y_pred = np.array([0.0, 0.3, 0.0, 1.0], "float32")
+    value, grads = value_and_grads(
+        lambda t, p: losses.beta_divergence(t, p, beta=beta), y_true, y_pred
+    )
+    assert np.all(np.isfinite(value))
+    assert all(np.all(np.isfinite(g)) for g in grads)
+    # Where beta > 0 and y = 0 the divergence is x**beta / beta.
+    if beta > 0:
+        np.testing.assert_allclose(value[1], 0.3**beta / beta, rtol=1e-4)

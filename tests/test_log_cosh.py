@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_recon import losses
+from tests import references as ref
+from tests.backend_utils import to_numpy
+from tests.backend_utils import value_and_grads
+
+A_VALUES = [0.01, 1.0, 100.0, 1e4]
+
+
+def residuals(n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=n) * 10.0 ** rng.uniform(-6, 1, n)
+    return np.concatenate([t, [0.0, 1.0, -1.0]]).astype("float32")
+
+
+def elementwise(a, surrogate=True):
+    """log_cosh applied elementwise: each residual is its own sample."""
+    return lambda y_true, y_pred: losses.log_cosh(
+        y_true, y_pred, a=a, surrogate_gradient=surrogate
+    )
+
+
+@pytest.mark.parametrize("a", A_VALUES)
+def test_value_matches_numpy_reference(a):
+    t = residuals()
+    value = to_numpy(losses.log_cosh(np.zeros_like(t), t, a=a))
+    np.testing.assert_allclose(value, ref.log_cosh(t, a), rtol=2e-6, atol=1e-30)
+
+
+def test_value_cannot_overflow_at_huge_arguments():
+    # |a t| up to 1e4 * 1e4 = 1e8; cosh overflows float32 above ~89.
+    t = np.array([-1e4, -100.0, 1e-3, 100.0, 1e4], "float32")
+    value = to_numpy(losses.log_cosh(np.zeros_like(t), t, a=1e4))
+    np.testing.assert_allclose(value, np.abs(t) - np.log(2) / 1e4, rtol=1e-6)
+
+
+def test_limits_of_proposition_1():
+    a = 100.0
+    small = np.array([1e-4, -3e-4], "float32")
+    large = np.array([0.5, -2.0], "float32")
+    np.testing.assert_allclose(
+        to_numpy(losses.log_cosh(np.zeros(2), small, a=a)), 0.5 * a * small**2, rtol=1e-3
+    )
+    np.testing.assert_allclose(
+        to_numpy(losses.log_cosh(np.zeros(2), large, a=a)),
+        np.abs(large) - np.log(2) / a,
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("a", A_VALUES)
+@pytest.mark.parametrize("surrogate", [True, False])
+def test_gradient_is_tanh_to_float32_precision(a, surrogate):
+    t = residuals()
+    y_true = np.zeros_like(t)
+    _, (g_true, g_pred) = value_and_grads(elementwise(a, surrogate), y_true, t)
+    expected = np.tanh(a * t.astype(np.float64))
+    np.testing.assert_allclose(g_pred, expected, rtol=2e-6, atol=2e-7)
+    np.testing.assert_allclose(g_true, -expected, rtol=2e-6, atol=2e-7)
+
+
+@pytest.mark.parametrize("a", A_VALUES)
+def test_surrogate_and_autodiff_agree_in_value_and_gradient(a):
+    rng = np.random.default_rng(3)
+    y_true = rng.uniform(0, 1, (4, 7, 7, 1)).astype("float32")
+    y_pred = rng.uniform(0, 1, (4, 7, 7, 1)).astype("float32")
+    v1, g1 = value_and_grads(elementwise(a, True), y_true, y_pred)
+    v2, g2 = value_and_grads(elementwise(a, False), y_true, y_pred)
+    # The surrogate adds exactly zero to the value.
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_allclose(g1[1], g2[1], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("a", [0.5, 3.0, 100.0])
+def test_gradient_matches_finite_differences(a):
+    t = np.linspace(-0.3, 0.3, 61).astype("float32")
+    _, (_, grad) = value_and_grads(elementwise(a), np.zeros_like(t), t)
+    numeric = ref.central_difference(lambda x: ref.log_cosh(x, a), t, 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_is_finite_and_computed_in_float32(dtype):
+    t = np.array([-60000.0, -3.0, -1e-3, 0.0, 2e-2, 5.0, 60000.0])
+    y_pred = ops.cast(t, dtype)
+    y_true = ops.zeros_like(y_pred)
+    for a in [1.0, 100.0, 1e4]:
+        value = losses.log_cosh(y_true, y_pred, a=a)
+        assert ops.convert_to_numpy(value).dtype == np.float32
+        rounded = to_numpy(ops.cast(y_pred, "float32"))
+        np.testing.assert_allclose(
+            to_numpy(value), ref.log_cosh(rounded, a), rtol=1e-5
+        )
