@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BACKENDS := tensorflow jax torch
+# Real datasets for the loader and metric tests, read as a user's copy would
+# be; override with your own folder.
+KERAS_RECON_DATA ?= $(abspath ../shared/datasets)
+export KERAS_RECON_DATA
 
 .PHONY: install demo test lint clean
 
