@@ -1,9 +1,11 @@
 """keras_recon: sharper autoencoders through better reconstruction losses."""
 
+from keras_recon import callbacks
 from keras_recon import data
 from keras_recon import losses
 from keras_recon import metrics
+from keras_recon import models
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "losses", "metrics", "__version__"]
+__all__ = ["callbacks", "data", "losses", "metrics", "models", "__version__"]

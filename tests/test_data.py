@@ -118,3 +118,18 @@ def test_corrupted_celeba_image_is_named(tmp_path):
     (folder / "000001.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match="000001.jpg: cannot be read"):
         data.load_celeba(str(tmp_path))
+
+
+def test_tfds_route_fails_with_a_clear_message_here():
+    # This machine has no tensorflow-datasets and no internet: both are
+    # reported with the way out (a folder path).
+    try:
+        import tensorflow_datasets  # noqa: F401
+
+        expected = RuntimeError
+    except ImportError:
+        expected = ImportError
+    with pytest.raises(expected, match="KERAS_RECON_DATA"):
+        data.load_tfds("mnist")
+    with pytest.raises(ValueError, match="dataset"):
+        data.load_tfds("imagenet")

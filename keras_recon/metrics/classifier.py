@@ -7,16 +7,17 @@ import os
 import keras
 import numpy as np
 
-ARCHITECTURE_VERSION = "lenet-v1"
+ARCHITECTURE_VERSION = "lenet-v2"
 FEATURE_LAYER = "features"
 
 
 def build_classifier(input_shape=(28, 28, 1), num_classes=10, feature_dim=128):
     """A LeNet-class CNN with a named coding layer for FID features.
 
-    Conv32-3x3 -> Conv64-3x3 -> max-pool -> dropout -> Dense(feature_dim,
-    name="features") -> dropout -> Dense(num_classes). It reaches about 99%
-    test accuracy on MNIST after a few epochs.
+    Conv32-3x3-ReLU -> Conv64-3x3-ReLU -> max-pool -> dropout ->
+    Dense(feature_dim, name="features") -> dropout -> Dense(num_classes).
+    Trained by `train_classifier`, it reaches over 99% test accuracy on
+    MNIST (`experiments/results/fid_classifier.json`).
     """
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
@@ -35,12 +36,19 @@ def feature_extractor(classifier):
     return keras.Model(classifier.input, classifier.get_layer(FEATURE_LAYER).output)
 
 
-def train_classifier(x, y, *, epochs=4, batch_size=128, seed=0, verbose=2):
-    """Trains `build_classifier` on images `x` in [0, 1] and int labels `y`."""
+def train_classifier(x, y, *, epochs=10, batch_size=128, seed=0, verbose=2):
+    """Trains `build_classifier` on images `x` in [0, 1] and int labels `y`.
+
+    Adam with a learning rate decaying from 1e-3 to 1e-4 over the run.
+    """
     keras.utils.set_random_seed(seed)
     model = build_classifier(x.shape[1:], int(np.max(y)) + 1)
+    steps = epochs * -(-len(x) // batch_size)
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, steps, 0.1)
     model.compile(
-        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose)
     return model
@@ -60,7 +68,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def load_or_train_classifier(dataset, x, y, *, cache_dir=None, epochs=4, verbose=2):
+def load_or_train_classifier(dataset, x, y, *, cache_dir=None, epochs=10, verbose=2):
     """Returns the cached classifier for `dataset`, training it once if absent.
 
     The cache file is keyed by dataset name, input shape and architecture

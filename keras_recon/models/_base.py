@@ -1,0 +1,135 @@
+"""What every keras_recon model shares: encoder/decoder plumbing, the
+reconstruction term, tracked loss terms and the researcher-facing methods."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_recon.losses.squared_error import SquaredError
+
+
+def kl_to_standard_normal(z_mean, z_log_var):
+    """Analytic `KL(N(mu, exp(log_var)) || N(0, I))` per sample."""
+    return 0.5 * ops.sum(
+        ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1
+    )
+
+
+def weighted_batch_mean(values, sample_weight):
+    """Batch mean of per-sample values, weighted as Keras's default reduction."""
+    if sample_weight is None:
+        return ops.mean(values)
+    weights = ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
+    return ops.sum(values * weights) / ops.cast(ops.shape(values)[0], values.dtype)
+
+
+class ReconModel(keras.Model):
+    """Base class: an encoder, a decoder and a reconstruction term.
+
+    The reconstruction term is the compiled loss (`compile(loss=LogCosh(a=100))`)
+    or, when given, a `likelihood` layer called as `likelihood(y, x_hat)` that
+    returns one negative log-likelihood per sample. Training targets default
+    to the inputs, so `fit(x)` trains an autoencoder; `fit(x_noisy, x_clean)`
+    trains a denoising one.
+    """
+
+    def __init__(self, encoder, decoder, likelihood=None, reconstruction_weight=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(encoder, keras.layers.Layer) or not isinstance(decoder, keras.layers.Layer):
+            raise ValueError("`encoder` and `decoder` must be Keras layers or models")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self._default_loss = SquaredError()
+
+    # -- the reconstruction term --------------------------------------------
+    def reconstruction_loss(self, y, x_hat, sample_weight=None, loss=None):
+        """Batch mean of the per-sample reconstruction term.
+
+        Uses the likelihood layer if the model has one, else `loss` if given,
+        else the compiled loss, else the squared error.
+        """
+        if self.likelihood is not None:
+            return weighted_batch_mean(self.likelihood(y, x_hat), sample_weight)
+        loss = self.loss if loss is None else loss
+        if loss is None:
+            loss = self._default_loss
+        elif isinstance(loss, str):
+            loss = keras.losses.get(loss)
+        if isinstance(loss, (list, tuple, dict)) or not callable(loss):
+            raise ValueError(
+                f"{type(self).__name__} takes one reconstruction loss; received loss={loss!r}"
+            )
+        if isinstance(loss, keras.losses.Loss):
+            return loss(y, x_hat, sample_weight=sample_weight)
+        # A plain function such as "mse": reduce it as a Loss would.
+        values = loss(y, x_hat)
+        if len(values.shape) > 1:
+            values = ops.mean(values, axis=tuple(range(1, len(values.shape))))
+        return weighted_batch_mean(values, sample_weight)
+
+    # -- researcher-facing methods ------------------------------------------
+    def decode(self, z):
+        """Images (or vectors) from latent codes."""
+        return self.decoder(ops.convert_to_tensor(z), training=False)
+
+    def reconstruct(self, x, batch_size=None):
+        """Deterministic reconstructions: decodes the posterior mean."""
+        return self._batched(lambda b: self.decode(self._code(b)), x, batch_size)
+
+    def interpolate(self, x1, x2, steps=10):
+        """Decodes `steps` codes on the line from `x1`'s to `x2`'s code.
+
+        `x1` and `x2` are single inputs (with or without a batch axis of 1);
+        returns `steps` decoded images, the first and last being the two
+        reconstructions (seed 000, appendix C).
+        """
+        if steps < 2:
+            raise ValueError(f"Argument `steps` must be at least 2. Received: steps={steps}")
+        z1, z2 = (self._code(self._one(x)) for x in (x1, x2))
+        t = ops.reshape(ops.linspace(0.0, 1.0, steps), (steps, 1))
+        return self.decode((1.0 - t) * z1 + t * z2)
+
+    def _one(self, x):
+        x = ops.convert_to_tensor(x)
+        expected = len(self.encoder.inputs[0].shape) if hasattr(self.encoder, "inputs") else None
+        if expected is not None and len(x.shape) == expected - 1:
+            x = ops.expand_dims(x, 0)
+        if x.shape[0] != 1:
+            raise ValueError(f"`interpolate` takes single inputs; received shape {tuple(x.shape)}")
+        return x
+
+    def _batched(self, fn, x, batch_size):
+        if batch_size is None:
+            return fn(ops.convert_to_tensor(x))
+        x = np.asarray(x)
+        parts = [ops.convert_to_numpy(fn(ops.convert_to_tensor(x[i : i + batch_size])))
+                 for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts)
+
+    def _code(self, x):
+        raise NotImplementedError
+
+    # -- serialisation --------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            likelihood=(
+                None if self.likelihood is None
+                else keras.saving.serialize_keras_object(self.likelihood)
+            ),
+            reconstruction_weight=self.reconstruction_weight,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "likelihood"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

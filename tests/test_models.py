@@ -1,0 +1,308 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_recon import data
+from keras_recon.losses import LogCosh
+from keras_recon.models import AE
+from keras_recon.models import VAE
+from keras_recon.models import WAE
+from keras_recon.models import TwoStageVAE
+from keras_recon.models import architectures
+from keras_recon.models import mmd_imq
+from tests import model_script
+from tests.backend_utils import BACKEND
+from tests.backend_utils import to_numpy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, _ = data.load_embedded_mnist()
+    return x[::10]  # 500 real digits
+
+
+def small_mlp(latent_dim=4, gaussian=True):
+    return architectures.mlp((28, 28, 1), latent_dim, hidden=(64,), gaussian=gaussian)
+
+
+def build(kind):
+    keras.utils.set_random_seed(0)
+    if kind == "AE":
+        return AE(*small_mlp(gaussian=False))
+    if kind == "VAE":
+        return VAE(*small_mlp(), seed=1)
+    if kind == "WAE":
+        return WAE(*small_mlp(gaussian=False), mmd_weight=10.0, seed=1)
+    if kind == "WAE-gaussian":
+        return WAE(*small_mlp(), gaussian_encoder=True, log_var_penalty=1.0, seed=1)
+    raise ValueError(kind)
+
+
+TERMS = {
+    "AE": {"loss", "reconstruction"},
+    "VAE": {"loss", "reconstruction", "kl"},
+    "WAE": {"loss", "reconstruction", "mmd"},
+    "WAE-gaussian": {"loss", "reconstruction", "mmd"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TERMS))
+def test_fit_and_evaluate_track_every_term(kind, digits):
+    model = build(kind)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=LogCosh(a=10))
+    history = model.fit(digits, epochs=4, batch_size=50, verbose=0)
+    assert set(history.history) == TERMS[kind]
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    result = model.evaluate(digits, batch_size=50, verbose=0, return_dict=True)
+    assert set(result) == TERMS[kind]
+    assert all(math.isfinite(v) for v in result.values())
+
+
+def test_gaussian_wae_adds_the_log_variance_penalty_and_stays_finite(digits):
+    model = WAE(*small_mlp(), gaussian_encoder=True, log_var_penalty=2.5, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=LogCosh(a=10))
+    history = model.fit(digits, epochs=3, batch_size=50, verbose=0)
+    # Codes drift far from the prior here; the MMD's distances must not
+    # round negative and blow up (they did before clamping).
+    assert np.all(np.isfinite(history.history["loss"]))
+    r = model.evaluate(digits, batch_size=500, verbose=0, return_dict=True)
+    log_var = np.clip(to_numpy(model.encoder(digits))[:, 4:], -30, 20)
+    penalty = r["loss"] - r["reconstruction"] - 10.0 * r["mmd"]
+    assert penalty == pytest.approx(2.5 * np.abs(log_var).mean(), rel=1e-3)
+
+
+def test_vae_total_is_reconstruction_plus_beta_kl(digits):
+    model = VAE(*small_mlp(), beta=0.3, reconstruction_weight=2.0, seed=1)
+    model.compile(optimizer="adam", loss=LogCosh(a=10))
+    r = model.evaluate(digits, batch_size=500, verbose=0, return_dict=True)
+    assert r["loss"] == pytest.approx(2.0 * r["reconstruction"] + 0.3 * r["kl"], rel=1e-5)
+    # The KL is the analytic Gaussian KL, summed over latents, batch-averaged.
+    z_mean, z_log_var = (to_numpy(t).astype(np.float64) for t in model.encode(digits))
+    kl = 0.5 * np.sum(np.exp(z_log_var) + z_mean**2 - 1 - z_log_var, axis=1).mean()
+    assert r["kl"] == pytest.approx(kl, rel=1e-4)
+
+
+def test_fit_with_explicit_targets_trains_a_denoiser(digits):
+    rng = np.random.default_rng(0)
+    noisy = np.clip(digits + 0.3 * rng.normal(size=digits.shape), 0, 1).astype("float32")
+    model = build("AE")
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(noisy, digits, epochs=1, batch_size=50, verbose=0)
+    r = model.evaluate(noisy, digits, verbose=0, return_dict=True)
+    recon = to_numpy(model(noisy))
+    assert r["reconstruction"] == pytest.approx(np.mean((recon - digits) ** 2), rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["AE", "VAE", "WAE", "WAE-gaussian"])
+def test_reconstruct_is_deterministic_and_interpolate_ends_at_both(kind, digits):
+    model = build(kind)
+    a = to_numpy(model.reconstruct(digits[:8]))
+    b = to_numpy(model.reconstruct(digits[:8]))
+    np.testing.assert_array_equal(a, b)
+    path = to_numpy(model.interpolate(digits[0], digits[1], steps=6))
+    assert path.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(path[0], a[0], atol=1e-5)
+    np.testing.assert_allclose(path[-1], a[1], atol=1e-5)
+    with pytest.raises(ValueError, match="steps"):
+        model.interpolate(digits[0], digits[1], steps=1)
+
+
+@pytest.mark.parametrize("kind", ["VAE", "WAE"])
+def test_sample_is_seeded(kind):
+    model = build(kind)
+    one, two = to_numpy(model.sample(5, seed=7)), to_numpy(model.sample(5, seed=7))
+    other = to_numpy(model.sample(5, seed=8))
+    assert one.shape == (5, 28, 28, 1)
+    np.testing.assert_array_equal(one, two)
+    assert not np.allclose(one, other)
+
+
+def numpy_mmd(z, p, scales=(0.1, 0.2, 0.5, 1, 2, 5, 10)):
+    n, d = z.shape
+    total = 0.0
+    for s in scales:
+        c = 2 * d * s
+
+        def k(a, b):
+            return c / (c + ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+        off = ~np.eye(n, dtype=bool)
+        total += (k(z, z)[off].sum() + k(p, p)[off].sum()) / (n * (n - 1)) - 2 * k(z, p).mean()
+    return total
+
+
+def test_mmd_matches_numpy_and_vanishes_for_the_prior():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(64, 8)) * 0.5 + 1.0
+    p = rng.normal(size=(64, 8))
+    ours = float(to_numpy(mmd_imq(ops.convert_to_tensor(z, "float32"), ops.convert_to_tensor(p, "float32"))))
+    assert ours == pytest.approx(numpy_mmd(z, p), rel=1e-4)
+    big_q, big_p = rng.normal(size=(500, 8)), rng.normal(size=(500, 8))
+    same = float(to_numpy(mmd_imq(ops.convert_to_tensor(big_q, "float32"), ops.convert_to_tensor(big_p, "float32"))))
+    assert abs(same) < 0.05 * ours
+
+
+def test_two_stage_vae_trains_and_samples_through_both_stages(digits):
+    keras.utils.set_random_seed(0)
+    first = VAE(*small_mlp(latent_dim=4), seed=1)
+    second = VAE(*architectures.second_stage(4, inner_dim=32, depth=2), seed=2)
+    model = TwoStageVAE(first, second)
+    model.compile(optimizer="adam", loss=LogCosh(a=10))
+    history = model.fit(digits, epochs=2, batch_size=50, verbose=0)
+    assert {"loss", "reconstruction", "kl"} <= set(history.history)
+    second.compile(optimizer="adam", loss="mse")
+    h2 = model.fit_second_stage(digits, epochs=3, batch_size=50, verbose=0, seed=0)
+    assert h2.history["loss"][-1] < h2.history["loss"][0]
+    images = to_numpy(model.sample(6, seed=0))
+    assert images.shape == (6, 28, 28, 1)
+    # Sampling goes through the second stage's decoder, then the first's.
+    codes = to_numpy(second.sample(6, seed=0))
+    np.testing.assert_allclose(images, to_numpy(first.decode(codes)), atol=1e-6)
+    with pytest.raises(ValueError, match="VAE"):
+        TwoStageVAE(first, "not a model")
+
+
+@pytest.mark.parametrize("kind", ["AE", "VAE", "WAE"])
+def test_save_and_load_give_identical_reconstructions(kind, digits, tmp_path):
+    model = build(kind)
+    model.compile(optimizer="adam", loss=LogCosh(a=100))
+    model.fit(digits[:100], epochs=1, batch_size=50, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(
+        to_numpy(loaded.reconstruct(digits[:10])), to_numpy(model.reconstruct(digits[:10]))
+    )
+    assert isinstance(loaded.loss, LogCosh)
+
+
+def test_two_stage_save_and_load(digits, tmp_path):
+    first = VAE(*small_mlp(), seed=1)
+    second = VAE(*architectures.second_stage(4, inner_dim=16, depth=1), seed=2)
+    model = TwoStageVAE(first, second)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(digits[:100], epochs=1, batch_size=50, verbose=0)
+    model.second.compile(optimizer="adam", loss="mse")
+    model.fit_second_stage(digits[:100], epochs=1, verbose=0)
+    model.save(tmp_path / "two.keras")
+    loaded = keras.models.load_model(tmp_path / "two.keras")
+    np.testing.assert_allclose(
+        to_numpy(loaded.sample(4, seed=3)), to_numpy(model.sample(4, seed=3)), atol=1e-6
+    )
+
+
+def run_script(backend, *args):
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.model_script", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND])
+def test_model_saved_here_loads_under_other_backend(other, tmp_path):
+    # Run under each backend in turn, this covers every (saver, loader) pair.
+    path = str(tmp_path / "vae.keras")
+    vae = model_script.save(path)
+    here = np.asarray(model_script.reconstructions(vae))
+    there = run_script(other, "load", path)
+    assert there["backend"] == other
+    np.testing.assert_allclose(np.asarray(there["recon"]), here, rtol=1e-5, atol=1e-6)
+
+
+def count(model):
+    return sum(int(np.prod(w.shape)) for w in model.weights)
+
+
+def test_mlp_parameter_counts():
+    encoder, decoder = architectures.mlp((28, 28, 1), 8)
+    assert count(encoder) == (784 * 500 + 500) + (500 * 500 + 500) + (500 * 16 + 16)
+    assert count(decoder) == (8 * 500 + 500) + (500 * 500 + 500) + (500 * 784 + 784)
+    assert encoder.output_shape == (None, 16) and decoder.output_shape == (None, 28, 28, 1)
+
+
+def bn(channels):
+    return 4 * channels  # gamma, beta, moving mean, moving variance
+
+
+def test_conv_mnist_parameter_counts():
+    encoder, decoder = architectures.conv_mnist((28, 28, 1), 8)
+    # 4x4 convolutions without bias (batch norm follows); 28 -> 14 -> 7 -> 4 -> 2.
+    enc = (1 * 16 * 128 + bn(128)) + (128 * 16 * 256 + bn(256)) + (256 * 16 * 512 + bn(512))
+    enc += (512 * 16 * 1024 + bn(1024)) + (2 * 2 * 1024 * 16 + 16)
+    assert count(encoder) == enc
+    dec = (8 * 7 * 7 * 1024 + 7 * 7 * 1024) + (1024 * 16 * 512 + bn(512))
+    dec += (512 * 16 * 256 + bn(256)) + (256 * 16 * 1 + 1)
+    assert count(decoder) == dec
+    assert decoder.output_shape == (None, 28, 28, 1)
+
+
+def test_conv_celeba_parameter_counts():
+    encoder, decoder = architectures.conv_celeba((64, 64, 3), 64)
+    enc = (3 * 16 * 128 + bn(128)) + (128 * 16 * 256 + bn(256)) + (256 * 16 * 512 + bn(512))
+    enc += (512 * 16 * 1024 + bn(1024)) + (4 * 4 * 1024 * 128 + 128)
+    assert count(encoder) == enc
+    dec = (64 * 8 * 8 * 1024 + 8 * 8 * 1024) + (1024 * 16 * 512 + bn(512))
+    dec += (512 * 16 * 256 + bn(256)) + (256 * 16 * 128 + bn(128)) + (128 * 16 * 3 + 3)
+    assert count(decoder) == dec
+    assert decoder.output_shape == (None, 64, 64, 3)
+
+
+def test_dense_autoencoder_parameter_counts():
+    for activation in ("sigmoid", "relu"):
+        encoder, decoder = architectures.dense_autoencoder((784,), 32, activation)
+        assert count(encoder) == 784 * 32 + 32
+        assert count(decoder) == 32 * 784 + 784
+    with pytest.raises(ValueError, match="output_activation"):
+        architectures.dense_autoencoder((784,), 32, "tanh")
+
+
+def test_resnet_parameter_counts():
+    encoder, decoder = architectures.resnet((32, 32, 3), 64, scale_blocks=3, base_channels=16, dense_units=64)
+
+    def res_conv(c):
+        return 2 * (bn(c) + 9 * c * c + c)
+
+    enc = 9 * 3 * 16 + 16
+    for c in (16, 32, 64):
+        enc += res_conv(c) + (16 * c * 2 * c + 2 * c)
+    enc += (4 * 4 * 128 * 64 + 64) + 2 * (bn(64) + 64 * 64 + 64) + (64 * 128 + 128)
+    assert count(encoder) == enc
+    dec = 64 * 4 * 4 * 128 + 4 * 4 * 128
+    for c in (64, 32, 16):
+        dec += (16 * 2 * c * c + c) + res_conv(c)
+    dec += bn(16) + (9 * 16 * 3 + 3)
+    assert count(decoder) == dec
+    assert decoder.output_shape == (None, 32, 32, 3)
+    assert encoder.output_shape == (None, 128)
+
+
+def test_architectures_refuse_sizes_they_cannot_mirror():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        architectures.conv_mnist((30, 30, 1), 8)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        architectures.conv_celeba((60, 60, 3), 8)
+
+
+def test_resnet_trains_in_a_vae():
+    # The seed sizes are covered by the parameter counts; a narrow ResNet
+    # keeps this training check fast on a CPU.
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(size=(16, 32, 32, 3)).astype("float32")
+    vae = VAE(*architectures.resnet((32, 32, 3), 8, base_channels=8, dense_units=32), seed=0)
+    vae.compile(optimizer="adam", loss=LogCosh(a=100))
+    history = vae.fit(x, epochs=1, batch_size=8, verbose=0)
+    assert math.isfinite(history.history["loss"][-1])
