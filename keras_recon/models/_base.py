@@ -15,6 +15,29 @@ def kl_to_standard_normal(z_mean, z_log_var):
     )
 
 
+def replicas_in_sync():
+    """Replicas of a `tf.distribute` strategy (1 elsewhere).
+
+    Under `tf.distribute` on the TensorFlow backend each replica's loss is
+    divided by the replica count before the gradients are summed, and Keras
+    `Loss` objects do this division themselves. The models keep their
+    terms unscaled (what the trackers report) and scale the total once.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def finish_total(model, total):
+    """Adds layer regularisation losses and scales for `tf.distribute`."""
+    if model.losses:
+        total = total + ops.sum(model.losses)
+    replicas = replicas_in_sync()
+    return total if replicas == 1 else total / replicas
+
+
 def weighted_batch_mean(values, sample_weight):
     """Batch mean of per-sample values, weighted as Keras's default reduction."""
     if sample_weight is None:
@@ -63,7 +86,9 @@ class ReconModel(keras.Model):
                 f"{type(self).__name__} takes one reconstruction loss; received loss={loss!r}"
             )
         if isinstance(loss, keras.losses.Loss):
-            return loss(y, x_hat, sample_weight=sample_weight)
+            # Keras losses divide by the replica count under tf.distribute;
+            # undo it so every term here is on the same, unscaled footing.
+            return loss(y, x_hat, sample_weight=sample_weight) * replicas_in_sync()
         # A plain function such as "mse": reduce it as a Loss would.
         values = loss(y, x_hat)
         if len(values.shape) > 1:

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_recon.models._base import ReconModel
+from keras_recon.models._base import finish_total
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
@@ -46,8 +47,4 @@ class AE(ReconModel):
         batch = ops.shape(y)[0]
         reconstruction = self.reconstruction_loss(y, y_pred, sample_weight)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch)
-        return self.reconstruction_weight * reconstruction + self._regularization()
-
-    def _regularization(self):
-        losses = self.losses
-        return ops.sum(losses) if losses else 0.0
+        return finish_total(self, self.reconstruction_weight * reconstruction)

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recon.models._base import finish_total
 from keras_recon.models.vae import VAE
 
 
@@ -60,9 +61,7 @@ class TwoStageVAE(keras.Model):
         self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch)
         self.kl_tracker.update_state(terms["kl"], sample_weight=batch)
         total = terms["loss"]
-        if self.losses:
-            total = total + ops.sum(self.losses)
-        return total
+        return finish_total(self, total)
 
     def first_stage_codes(self, x, batch_size=500, seed=None):
         """Samples `z ~ q(z|x)` for every `x`, as the second stage's data."""

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_recon.models._base import ReconModel
+from keras_recon.models._base import finish_total
 from keras_recon.models._base import kl_to_standard_normal
 from keras_recon.models._base import weighted_batch_mean
 
@@ -102,9 +103,7 @@ class VAE(ReconModel):
         self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch)
         self.kl_tracker.update_state(terms["kl"], sample_weight=batch)
         total = terms["loss"]
-        if self.losses:
-            total = total + ops.sum(self.losses)
-        return total
+        return finish_total(self, total)
 
     @property
     def latent_dim(self):

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_recon.models._base import ReconModel
+from keras_recon.models._base import finish_total
 from keras_recon.models.vae import split_gaussian
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -131,9 +132,7 @@ class WAE(ReconModel):
         total = self.reconstruction_weight * reconstruction + self.mmd_weight * mmd
         if self.gaussian_encoder and self.log_var_penalty:
             total = total + self.log_var_penalty * ops.mean(ops.abs(y_pred["z_log_var"]))
-        if self.losses:
-            total = total + ops.sum(self.losses)
-        return total
+        return finish_total(self, total)
 
     @property
     def latent_dim(self):
