@@ -19,9 +19,21 @@ from keras_recon.losses.log_cosh import log_cosh
 from keras_recon.losses.squared_error import SquaredError
 from keras_recon.losses.squared_error import squared_error
 
+
+def __getattr__(name):
+    # GaussianNLL lives with the likelihoods (it wraps the Gaussian layer);
+    # it is offered here too, where a Keras user looks for a loss.
+    if name == "GaussianNLL":
+        from keras_recon.likelihoods.gaussian_nll import GaussianNLL
+
+        return GaussianNLL
+    raise AttributeError(name)
+
+
 __all__ = [
     "AbsoluteError",
     "BetaDivergence",
+    "GaussianNLL",
     "GeneralRobust",
     "IDivergence",
     "LogCosh",

@@ -46,7 +46,52 @@ def weighted_batch_mean(values, sample_weight):
     return ops.sum(values * weights) / ops.cast(ops.shape(values)[0], values.dtype)
 
 
-class ReconModel(keras.Model):
+class LikelihoodOwner:
+    """`compile` and `fit` for models whose likelihood layer holds state."""
+
+    def _likelihood_owner(self):
+        return self
+
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`; a likelihood loss hands its state to the model.
+
+        Compiling with `GaussianNLL(gamma="learned" or "computed")` makes the
+        loss's `Gaussian` layer the model's `likelihood`, so gamma is a model
+        variable (trained, balanced and saved with it). If the model already
+        has a likelihood (e.g. rebuilt from a saved file), the loss is bound
+        to that one instead, keeping its weights.
+        """
+        loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
+        inner = getattr(loss, "likelihood", None)
+        if inner is not None and hasattr(loss, "owned_by_model"):
+            owner = self._likelihood_owner()
+            if owner.likelihood is not None and type(owner.likelihood) is type(inner):
+                loss.likelihood = owner.likelihood
+            else:
+                owner.likelihood = inner
+            loss.owned_by_model = True
+        super().compile(*args, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips models whose `compile` is overridden; ours only adds
+        # the likelihood hand-over, so restore the compiled state as usual.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, adding `GammaBalancer` when a scale is computed."""
+        from keras_recon.callbacks.gamma_balancer import GammaBalancer
+        from keras_recon.callbacks.gamma_balancer import computed_likelihoods
+
+        callbacks = list(callbacks or [])
+        if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
+            callbacks.append(GammaBalancer())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
+class ReconModel(LikelihoodOwner, keras.Model):
     """Base class: an encoder, a decoder and a reconstruction term.
 
     The reconstruction term is the compiled loss (`compile(loss=LogCosh(a=100))`)

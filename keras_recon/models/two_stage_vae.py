@@ -2,12 +2,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recon.models._base import LikelihoodOwner
 from keras_recon.models._base import finish_total
 from keras_recon.models.vae import VAE
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
-class TwoStageVAE(keras.Model):
+class TwoStageVAE(LikelihoodOwner, keras.Model):
     """Two-stage VAE: a second VAE learns the first stage's code distribution.
 
     The first stage is an ordinary `VAE` on the data. Its aggregate
@@ -42,8 +43,13 @@ class TwoStageVAE(keras.Model):
             raise ValueError("`first` and `second` must both be keras_recon.models.VAE")
         self.first = first
         self.second = second
+        # `fit` trains the first stage only; `fit_second_stage` flips this.
+        self.second.trainable = False
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def _likelihood_owner(self):
+        return self.first
 
     def build(self, input_shape):
         # Both stages own variables; create them so saving and `summary` work.
@@ -78,7 +84,11 @@ class TwoStageVAE(keras.Model):
         if not self.second.compiled:
             self.second.compile(optimizer="adam")
         codes = self.first_stage_codes(x, seed=seed)
-        return self.second.fit(codes, **fit_kwargs)
+        self.second.trainable = True
+        try:
+            return self.second.fit(codes, **fit_kwargs)
+        finally:
+            self.second.trainable = False
 
     def encode(self, x):
         return self.first.encode(x)

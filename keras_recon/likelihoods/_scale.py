@@ -1,0 +1,110 @@
+"""Scale handling shared by the Gaussian and Laplace likelihoods."""
+
+import math
+
+import keras
+from keras import ops
+
+MODES = ("fixed", "learned", "computed", "optimal")
+
+
+def residual_shape_sum(values):
+    """Sums elementwise values over every non-batch axis."""
+    if len(values.shape) > 1:
+        values = ops.sum(values, axis=tuple(range(1, len(values.shape))))
+    return values
+
+
+def pixel_count(x):
+    return math.prod(x.shape[1:]) if len(x.shape) > 1 else 1
+
+
+class ScaledLikelihood(keras.layers.Layer):
+    """A per-pixel likelihood whose scale is fixed, learned, computed or optimal.
+
+    `statistic(residual)` gives the quantity whose value is the scale's
+    maximum-likelihood estimate (the mean squared residual for a Gaussian's
+    variance, the mean absolute residual for a Laplace scale).
+
+    - fixed: the scale given as a number.
+    - learned: `log scale` is a trainable scalar.
+    - computed: the scale is read from a non-trainable running estimate of
+      the statistic, updated after each minibatch by
+      `keras_recon.callbacks.GammaBalancer` as
+      `s <- min(s, 0.99 s + 0.01 s_batch)`, starting at 1 (seed 003's code).
+      Each training step stores its true minibatch statistic in
+      `batch_statistic` for the callback to read.
+    - optimal: the scale is the current minibatch's statistic, with its
+      gradient (seed 001's log-MSE).
+    """
+
+    scale_name = "scale"
+
+    def __init__(self, scale, initial_scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(scale, bool) or not (
+            isinstance(scale, (int, float)) or scale in MODES[1:]
+        ):
+            raise ValueError(
+                f"Argument `{self.scale_name}` must be a positive number (fixed) or one of "
+                f"{MODES[1:]}. Received: {self.scale_name}={scale!r}"
+            )
+        if isinstance(scale, (int, float)) and not (math.isfinite(scale) and scale > 0):
+            raise ValueError(
+                f"A fixed `{self.scale_name}` must be finite and positive. "
+                f"Received: {self.scale_name}={scale!r}"
+            )
+        if not (math.isfinite(initial_scale) and initial_scale > 0):
+            raise ValueError(f"`initial_scale` must be positive. Received: {initial_scale!r}")
+        self.scale = scale
+        self.mode = "fixed" if isinstance(scale, (int, float)) else scale
+        self.initial_scale = float(initial_scale)
+        if self.mode == "learned":
+            self.log_scale = self.add_weight(
+                name="log_" + self.scale_name, shape=(),
+                initializer=keras.initializers.Constant(math.log(self.initial_scale)),
+            )
+        if self.mode == "computed":
+            self.running_statistic = self.add_weight(
+                name="running_statistic", shape=(), trainable=False,
+                initializer=keras.initializers.Constant(1.0),
+            )
+            self.batch_statistic = self.add_weight(
+                name="batch_statistic", shape=(), trainable=False,
+                initializer=keras.initializers.Constant(1.0),
+            )
+        self.built = True
+
+    def statistic(self, residual):
+        raise NotImplementedError
+
+    def scale_from_statistic(self, statistic):
+        raise NotImplementedError
+
+    def current_scale(self, residual=None):
+        """The scale this step uses (residual needed for "optimal")."""
+        if self.mode == "fixed":
+            return ops.convert_to_tensor(float(self.scale))
+        if self.mode == "learned":
+            return ops.exp(self.log_scale)
+        if self.mode == "computed":
+            return self.scale_from_statistic(self.running_statistic)
+        return self.scale_from_statistic(self.statistic(residual))
+
+    def _prepare(self, y_true, y_pred):
+        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            raise ValueError(
+                "`y_true` and `y_pred` must have the same shape. Received: "
+                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
+            )
+        residual = y_pred - y_true
+        if self.mode == "computed":
+            self.batch_statistic.assign(ops.stop_gradient(self.statistic(residual)))
+        return residual
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({self.scale_name: self.scale, "initial_scale": self.initial_scale})
+        return config

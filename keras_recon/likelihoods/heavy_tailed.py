@@ -1,0 +1,139 @@
+import math
+
+import keras
+from keras import ops
+
+from keras_recon.likelihoods._scale import residual_shape_sum
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def lgamma(x):
+    """`log Gamma(x)` for `x > 0`, differentiable, in `keras.ops`.
+
+    Shifts the argument by 6 with the recurrence `G(x + 1) = x G(x)` and
+    applies Stirling's series to four terms; absolute error below 1e-9 in
+    float64 for all `x > 0`.
+    """
+    shift = x * (x + 1) * (x + 2) * (x + 3) * (x + 4) * (x + 5)
+    z = x + 6.0
+    inv = 1.0 / z
+    series = inv * (1.0 / 12 - inv * inv * (1.0 / 360 - inv * inv * (1.0 / 1260 - inv * inv / 1680)))
+    return (z - 0.5) * ops.log(z) - z + _HALF_LOG_2PI + series - ops.log(shift)
+
+
+def _check_number_or_learned(name, value):
+    if value == "learned":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value > 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a positive number or 'learned'. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+class _LearnedScaleLikelihood(keras.layers.Layer):
+    def __init__(self, scale="learned", initial_scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = _check_number_or_learned("scale", scale)
+        self.initial_scale = float(initial_scale)
+        if self.scale == "learned":
+            self.log_scale = self.add_weight(
+                name="log_scale", shape=(),
+                initializer=keras.initializers.Constant(math.log(self.initial_scale)),
+            )
+        self.built = True
+
+    def current_scale(self):
+        if self.scale == "learned":
+            return ops.exp(self.log_scale)
+        return ops.convert_to_tensor(self.scale)
+
+    @staticmethod
+    def _residual(y_true, y_pred):
+        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            raise ValueError(
+                "`y_true` and `y_pred` must have the same shape. Received: "
+                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
+            )
+        return y_pred - y_true
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=self.scale, initial_scale=self.initial_scale)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_recon")
+class Cauchy(_LearnedScaleLikelihood):
+    """Cauchy decoder likelihood, fixed or learned scale.
+
+    Negative log-likelihood per sample, summed over pixels:
+
+    ```python
+    nll = sum(log(pi * s) + log(1 + (y_pred - y_true)**2 / s**2))
+    ```
+
+    Args:
+        scale: A positive number or `"learned"`. Defaults to `"learned"`.
+        initial_scale: Starting scale when learned. Defaults to `1.0`.
+    """
+
+    def call(self, y_true, y_pred):
+        t = self._residual(y_true, y_pred)
+        s = self.current_scale()
+        per_pixel = ops.log(math.pi * s) + ops.log1p(ops.square(t / s))
+        return residual_shape_sum(per_pixel)
+
+
+@keras.saving.register_keras_serializable(package="keras_recon")
+class StudentT(_LearnedScaleLikelihood):
+    """Student's t decoder likelihood with learned degrees of freedom.
+
+    Negative log-likelihood per sample, summed over pixels:
+
+    ```python
+    nll = sum(lgamma(nu / 2) - lgamma((nu + 1) / 2) + log(nu * pi) / 2 + log(s)
+              + (nu + 1) / 2 * log(1 + t**2 / (nu * s**2)))
+    ```
+
+    `nu = exp(log_nu)` is trained (or fixed with a number); `nu = 1` is the
+    Cauchy, `nu -> inf` the Gaussian.
+
+    Args:
+        dof: A positive number or `"learned"`. Defaults to `"learned"`.
+        initial_dof: Starting `nu` when learned. Defaults to `1.0`.
+        scale: A positive number or `"learned"`. Defaults to `"learned"`.
+        initial_scale: Starting scale when learned. Defaults to `1.0`.
+    """
+
+    def __init__(self, dof="learned", initial_dof=1.0, scale="learned", initial_scale=1.0, **kwargs):
+        super().__init__(scale, initial_scale, **kwargs)
+        self.dof = _check_number_or_learned("dof", dof)
+        self.initial_dof = float(initial_dof)
+        if self.dof == "learned":
+            self.log_dof = self.add_weight(
+                name="log_dof", shape=(),
+                initializer=keras.initializers.Constant(math.log(self.initial_dof)),
+            )
+
+    def current_dof(self):
+        if self.dof == "learned":
+            return ops.exp(self.log_dof)
+        return ops.convert_to_tensor(self.dof)
+
+    def call(self, y_true, y_pred):
+        t = self._residual(y_true, y_pred)
+        s, nu = self.current_scale(), self.current_dof()
+        constant = lgamma(0.5 * nu) - lgamma(0.5 * (nu + 1.0)) + 0.5 * ops.log(nu * math.pi) + ops.log(s)
+        per_pixel = constant + 0.5 * (nu + 1.0) * ops.log1p(ops.square(t / s) / nu)
+        return residual_shape_sum(per_pixel)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dof=self.dof, initial_dof=self.initial_dof)
+        return config

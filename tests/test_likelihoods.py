@@ -1,0 +1,212 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+
+from keras_recon import data
+from keras_recon.callbacks import GammaBalancer
+from keras_recon.likelihoods import Cauchy
+from keras_recon.likelihoods import Gaussian
+from keras_recon.likelihoods import GaussianNLL
+from keras_recon.likelihoods import Laplace
+from keras_recon.likelihoods import StudentT
+from keras_recon.losses import squared_error
+from keras_recon.models import AE
+from keras_recon.models import VAE
+from keras_recon.models import architectures
+from tests.backend_utils import to_numpy
+from tests.backend_utils import value_and_grads
+
+
+def pair(seed=0, shape=(4, 6, 6, 1)):
+    rng = np.random.default_rng(seed)
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_pred = (y_true + rng.normal(scale=0.2, size=shape)).astype("float32")
+    return y_true, y_pred
+
+
+def per_sample(logpdf):
+    return -logpdf.reshape(logpdf.shape[0], -1).sum(axis=1)
+
+
+def test_fixed_gamma_of_one_over_root_two_is_the_summed_squared_error():
+    y_true, y_pred = pair()
+    gamma = 1 / math.sqrt(2)
+    nll = to_numpy(Gaussian(gamma=gamma)(y_true, y_pred))
+    constant = 36 * (math.log(gamma) + 0.5 * math.log(2 * math.pi))
+    np.testing.assert_allclose(nll, to_numpy(squared_error(y_true, y_pred)) + constant, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 3.0])
+def test_nll_equals_scipy_log_densities(scale):
+    y_true, y_pred = pair()
+    t = (y_pred - y_true).astype(np.float64)
+    cases = [
+        (Gaussian(gamma=scale), scipy.stats.norm.logpdf(t, scale=scale)),
+        (Laplace(b=scale), scipy.stats.laplace.logpdf(t, scale=scale)),
+        (Cauchy(scale=scale), scipy.stats.cauchy.logpdf(t, scale=scale)),
+        (StudentT(dof=2.5, scale=scale), scipy.stats.t.logpdf(t, df=2.5, scale=scale)),
+        (StudentT(dof=1.0, scale=scale), scipy.stats.cauchy.logpdf(t, scale=scale)),
+    ]
+    for layer, logpdf in cases:
+        np.testing.assert_allclose(
+            to_numpy(layer(y_true, y_pred)), per_sample(logpdf), rtol=2e-5, atol=1e-4, err_msg=type(layer).__name__
+        )
+
+
+def test_optimal_gamma_gives_the_log_mse_and_keeps_its_gradient():
+    y_true, y_pred = pair()
+    mse = np.mean((y_pred.astype(np.float64) - y_true) ** 2)
+    d = 36
+    value, (_, grad) = value_and_grads(Gaussian(gamma="optimal"), y_true, y_pred)
+    expected = ((y_pred - y_true) ** 2).reshape(4, -1).sum(1) / (2 * mse) + d * (
+        0.5 * np.log(mse) + 0.5 * np.log(2 * np.pi)
+    )
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    # d/dx of sum_i [SE_i / (2 mse) + D/2 log mse] with mse the batch mean:
+    # the first part is constant (= N D / 2), so only log mse remains.
+    n_total = y_true.size
+    np.testing.assert_allclose(grad, 4 * d / 2 * 2 * (y_pred - y_true) / (n_total * mse), rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [-1.0, 0.0, math.inf, "fixed", "sometimes", True])
+def test_bad_scales_are_refused(bad):
+    with pytest.raises(ValueError, match="gamma"):
+        Gaussian(gamma=bad)
+    with pytest.raises(ValueError, match="`b`"):
+        Laplace(b=bad)
+
+
+def test_shape_mismatch_is_refused():
+    with pytest.raises(ValueError, match="same shape"):
+        Gaussian(gamma=1.0)(np.zeros((2, 4)), np.zeros((2, 5)))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, _ = data.load_embedded_mnist()
+    return x[::20]  # 250 real digits
+
+
+LIKELIHOODS = {
+    "gaussian-learned": lambda: Gaussian(gamma="learned"),
+    "gaussian-computed": lambda: Gaussian(gamma="computed"),
+    "gaussian-optimal": lambda: Gaussian(gamma="optimal"),
+    "laplace-learned": lambda: Laplace(b="learned"),
+    "laplace-computed": lambda: Laplace(b="computed"),
+    "student-t": lambda: StudentT(),
+    "cauchy": lambda: Cauchy(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_every_likelihood_trains_in_a_vae_and_round_trips(name, digits, tmp_path):
+    keras.utils.set_random_seed(0)
+    vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(64,)), likelihood=LIKELIHOODS[name](), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    before = [to_numpy(w).copy() for w in vae.likelihood.weights]
+    history = vae.fit(digits, epochs=3, batch_size=50, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    after = [to_numpy(w) for w in vae.likelihood.weights]
+    if "learned" in name or name in ("student-t", "cauchy", "gaussian-computed", "laplace-computed"):
+        assert any(not np.allclose(a, b) for a, b in zip(before, after)), "scale never moved"
+    vae.save(tmp_path / "v.keras")
+    loaded = keras.models.load_model(tmp_path / "v.keras")
+    assert type(loaded.likelihood) is type(vae.likelihood)
+    for a, b in zip(loaded.likelihood.weights, vae.likelihood.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    np.testing.assert_array_equal(to_numpy(loaded.reconstruct(digits[:5])), to_numpy(vae.reconstruct(digits[:5])))
+
+
+class BatchMSE(keras.callbacks.Callback):
+    """Records each batch's true MSE from frozen weights, independently."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+        self.mse = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        x = self.batches[batch]
+        self.mse.append(float(np.mean((to_numpy(self.model(x)) - x) ** 2)))
+
+
+def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
+    keras.utils.set_random_seed(0)
+    encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
+    model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))
+    # Learning rate 0: frozen weights, so every batch's error is known in advance.
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    batches = [digits[i : i + 25] for i in range(0, 250, 25)]
+    recorder, balancer = BatchMSE(batches), GammaBalancer()
+    history = model.fit(
+        digits, batch_size=25, epochs=1, shuffle=False, verbose=0, callbacks=[recorder, balancer]
+    )
+    # The trajectory recomputed in NumPy from the true per-batch MSEs.
+    s, expected = 1.0, []
+    for m in recorder.mse:
+        s = min(s, 0.99 * s + 0.01 * m)
+        expected.append(math.sqrt(s))
+    np.testing.assert_allclose(balancer.trajectory, expected, rtol=1e-5)
+    assert history.history["gamma"][-1] == pytest.approx(expected[-1], rel=1e-5)
+    # Each step's loss used the gamma left by the previous step: Keras logs
+    # the running mean, so the k-th batch's value is (k+1) m_k - k m_(k-1).
+    # With gamma fixed at 1 the mean would be far larger.
+    gammas = [1.0] + expected[:-1]
+    d = 784
+    per_batch = [
+        m * d / (2 * g**2) + d * (math.log(g) + 0.5 * math.log(2 * math.pi))
+        for m, g in zip(recorder.mse, gammas)
+    ]
+    assert history.history["reconstruction"][-1] == pytest.approx(np.mean(per_batch), rel=1e-4)
+
+
+def test_balancer_is_added_by_fit_and_refuses_steps_per_execution(digits):
+    encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
+    model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))
+    model.compile(optimizer="adam")
+    history = model.fit(digits, batch_size=50, epochs=1, verbose=0)
+    assert "gamma" in history.history and history.history["gamma"][-1] < 1.0
+    model.compile(optimizer="adam", steps_per_execution=2)
+    with pytest.raises(ValueError, match="steps_per_execution=2"):
+        model.fit(digits, batch_size=50, epochs=1, verbose=0)
+
+
+def test_gaussian_nll_in_compile_is_adopted_and_learned(digits):
+    keras.utils.set_random_seed(0)
+    vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,)), seed=0)
+    loss = GaussianNLL(gamma="learned")
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss)
+    assert vae.likelihood is loss.likelihood
+    vae.fit(digits, batch_size=50, epochs=2, verbose=0)
+    # On JAX too: gamma is a model variable, so the jitted step trains it.
+    assert float(to_numpy(loss.likelihood.log_scale)) < -0.05
+
+
+def test_gaussian_nll_with_state_refuses_a_model_that_cannot_own_it(digits):
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Identity()])
+    model.compile(optimizer="adam", loss=GaussianNLL(gamma="computed"))
+    with pytest.raises(ValueError, match="keras_recon model"):
+        model.fit(digits, digits, epochs=1, verbose=0)
+    # A fixed gamma has no state and works with any model.
+    fixed = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Dense(1)])
+    fixed.compile(optimizer="adam", loss=GaussianNLL(gamma=0.5))
+    fixed.fit(digits, digits, epochs=1, verbose=0)
+
+
+def test_loaded_model_is_compiled_and_keeps_the_adopted_gamma(digits, tmp_path):
+    keras.utils.set_random_seed(0)
+    vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,)), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2), loss=GaussianNLL(gamma="learned"))
+    vae.fit(digits, batch_size=50, epochs=1, verbose=0)
+    vae.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    assert isinstance(loaded.loss, GaussianNLL)
+    assert loaded.loss.likelihood is loaded.likelihood
+    assert float(to_numpy(loaded.likelihood.log_scale)) == pytest.approx(
+        float(to_numpy(vae.likelihood.log_scale))
+    )
+    loaded.fit(digits, batch_size=50, epochs=1, verbose=0)  # trains on
