@@ -7,6 +7,7 @@ import scipy.stats
 
 from keras_recon import data
 from keras_recon.callbacks import GammaBalancer
+from keras_recon.likelihoods import AdaptiveRobust
 from keras_recon.likelihoods import Cauchy
 from keras_recon.likelihoods import Gaussian
 from keras_recon.likelihoods import GaussianNLL
@@ -98,6 +99,7 @@ LIKELIHOODS = {
     "laplace-computed": lambda: Laplace(b="computed"),
     "student-t": lambda: StudentT(),
     "cauchy": lambda: Cauchy(),
+    "adaptive-robust": lambda: AdaptiveRobust(),
 }
 
 
@@ -106,12 +108,13 @@ def test_every_likelihood_trains_in_a_vae_and_round_trips(name, digits, tmp_path
     keras.utils.set_random_seed(0)
     vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(64,)), likelihood=LIKELIHOODS[name](), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae(digits[:2])  # builds the model, the likelihood included
     before = [to_numpy(w).copy() for w in vae.likelihood.weights]
     history = vae.fit(digits, epochs=3, batch_size=50, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
     after = [to_numpy(w) for w in vae.likelihood.weights]
-    if "learned" in name or name in ("student-t", "cauchy", "gaussian-computed", "laplace-computed"):
+    if "learned" in name or name in ("student-t", "cauchy", "adaptive-robust", "gaussian-computed", "laplace-computed"):
         assert any(not np.allclose(a, b) for a, b in zip(before, after)), "scale never moved"
     vae.save(tmp_path / "v.keras")
     loaded = keras.models.load_model(tmp_path / "v.keras")

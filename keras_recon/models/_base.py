@@ -112,6 +112,17 @@ class ReconModel(LikelihoodOwner, keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self._default_loss = SquaredError()
 
+    def build(self, input_shape):
+        # The likelihood is only called in `compute_loss`; create its
+        # variables (e.g. a per-pixel alpha map) here, before any compiled
+        # step, from the reconstruction's shape.
+        if not self.encoder.built:
+            self.encoder.build(input_shape)
+        if self.likelihood is not None and not self.likelihood.built:
+            shape = getattr(self.decoder, "output_shape", None) or tuple(input_shape)
+            self.likelihood.build(shape, shape)
+        self.built = True
+
     # -- the reconstruction term --------------------------------------------
     def reconstruction_loss(self, y, x_hat, sample_weight=None, loss=None):
         """Batch mean of the per-sample reconstruction term.

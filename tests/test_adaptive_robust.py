@@ -1,0 +1,167 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import scipy.integrate
+import scipy.stats
+from keras import ops
+
+from keras_recon.likelihoods import AdaptiveRobust
+from keras_recon.likelihoods import log_partition
+from keras_recon.likelihoods import sample_general
+from keras_recon.losses import robust_rho
+from tests import references as ref
+from tests.backend_utils import to_numpy
+from tests.backend_utils import value_and_grads
+
+# Known values of Z(alpha) (Barron 2019, and closed forms at 0 and 2).
+KNOWN_Z = {
+    0.0: math.pi * math.sqrt(2),
+    0.5: 3.638993131,
+    1.0: 3.272306973,
+    2.0: math.sqrt(2 * math.pi),
+    3.0: 2.153202857,
+    4.0: 2.101960916,
+}
+
+
+def reference_log_z(alpha):
+    """An independent quadrature of exp(-rho), written here."""
+    f = lambda x: np.exp(-ref.rho(x, alpha, 1.0))  # noqa: E731
+    with np.errstate(over="ignore"):
+        value = sum(
+            scipy.integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-12, limit=400)[0]
+            for lo, hi in ((0, 1), (1, 10), (10, np.inf))
+        )
+    return math.log(2 * value)
+
+
+@pytest.mark.parametrize("alpha", sorted(KNOWN_Z))
+def test_log_partition_known_values_to_1e_6(alpha):
+    got = float(to_numpy(log_partition(np.array(alpha, "float32"))))
+    assert abs(got - math.log(KNOWN_Z[alpha])) < 1e-6
+
+
+def test_log_partition_at_knot_midpoints_and_infinity():
+    knots = 8192
+    u = (np.arange(0, knots, 97) + 0.5) / knots  # 85 midpoints across [0, inf)
+    alphas = u / (1 - u)
+    got = to_numpy(log_partition(alphas.astype("float32")))
+    expected = np.array([reference_log_z(float(np.float32(a))) for a in alphas])
+    assert np.abs(got - expected).max() < 1e-6
+    inf = float(to_numpy(log_partition(np.array(np.inf, "float32"))))
+    assert inf == pytest.approx(0.70526025442, abs=1e-7)
+
+
+def test_log_partition_gradient_is_finite_and_matches_differences():
+    alphas = np.array([0.0, 0.3, 1.0, 1.7, 2.0, 2.5, 5.0, 50.0, np.inf], "float32")
+    _, (grad,) = value_and_grads(log_partition, alphas)
+    assert np.all(np.isfinite(grad))
+    for a, g in zip(alphas[[1, 2, 3, 5, 6]], grad[[1, 2, 3, 5, 6]]):
+        h = 1e-3
+        numeric = (reference_log_z(a + h) - reference_log_z(a - h)) / (2 * h)
+        assert g == pytest.approx(numeric, rel=2e-3, abs=2e-4)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0])
+def test_density_integrates_to_one(alpha):
+    scale = 0.7
+    log_z = float(to_numpy(log_partition(np.array(alpha, "float32"))))
+    density = lambda x: np.exp(-ref.rho(x, alpha, scale) - math.log(scale) - log_z)  # noqa: E731
+    with np.errstate(over="ignore"):
+        total = 2 * sum(
+            scipy.integrate.quad(density, lo, hi, limit=400)[0] for lo, hi in ((0, 1), (1, 20), (20, np.inf))
+        )
+    assert abs(total - 1) < 1e-4
+
+
+def fixed(alpha, scale):
+    return AdaptiveRobust(alpha_lo=alpha, alpha_hi=alpha, alpha_init=alpha,
+                          scale_lo=scale, scale_init=scale, per_element=False)
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0])
+def test_nll_is_normal_at_two_and_cauchy_at_zero(scale):
+    rng = np.random.default_rng(0)
+    y_true = rng.uniform(size=(3, 10)).astype("float32")
+    y_pred = (y_true + rng.normal(scale=0.5, size=(3, 10))).astype("float32")
+    t = (y_pred - y_true).astype(np.float64)
+    normal = -scipy.stats.norm.logpdf(t, scale=scale).sum(1)
+    cauchy = -scipy.stats.cauchy.logpdf(t, scale=scale * math.sqrt(2)).sum(1)
+    np.testing.assert_allclose(to_numpy(fixed(2.0, scale)(y_true, y_pred)), normal, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(fixed(0.0, scale)(y_true, y_pred)), cauchy, rtol=1e-5)
+
+
+def test_nll_and_every_gradient_finite_over_the_parameter_range():
+    layer = AdaptiveRobust(alpha_lo=0.0, alpha_hi=16.0, scale_lo=1e-5)
+    rng = np.random.default_rng(1)
+    y_true = np.zeros((50, 200), "float32")
+    layer.build(y_true.shape)
+    # Latents from saturated to saturated: alpha over [0, 16], scales 1e-5 .. 1e3.
+    layer.alpha_latent.assign(rng.uniform(-30, 30, (200,)).astype("float32"))
+    layer.scale_latent.assign(rng.uniform(-30, 7, (200,)).astype("float32"))
+    y_pred = (rng.choice([-1, 1], (50, 200)) * 10.0 ** rng.uniform(-6, 3, (50, 200))).astype("float32")
+
+    value, (grad,) = value_and_grads(lambda p: layer(y_true, p), y_pred)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    # Gradients in the latents: the layer's maps, written as a function.
+    def stateless(alpha_latent, scale_latent):
+        alpha = 16.0 * ops.sigmoid(alpha_latent)
+        scale = 1e-5 + ops.softplus(scale_latent)
+        a = alpha * ops.ones_like(y_pred)
+        return ops.sum(robust_rho(y_pred - y_true, a, scale) + ops.log(scale) + log_partition(a), axis=1)
+
+    value, grads = value_and_grads(stateless, to_numpy(layer.alpha_latent), to_numpy(layer.scale_latent))
+    assert np.all(np.isfinite(value))
+    assert all(np.all(np.isfinite(g)) for g in grads)
+
+
+class FitDistribution(keras.Model):
+    """Fits one shared alpha and scale to samples by maximum likelihood."""
+
+    def __init__(self):
+        super().__init__()
+        self.likelihood = AdaptiveRobust(alpha_lo=0.0, alpha_hi=3.0, per_element=False)
+
+    def build(self, input_shape):
+        self.likelihood.build(input_shape)
+        self.built = True
+
+    def call(self, x):
+        return ops.zeros_like(x)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return ops.mean(self.likelihood(x, y_pred))
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 1.5])
+def test_fitting_samples_recovers_alpha_and_scale(alpha):
+    scale = 0.5
+    x = sample_general(alpha, scale, 20000, seed=int(alpha * 10)).astype("float32")[:, None]
+    keras.utils.set_random_seed(0)
+    model = FitDistribution()
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    model.fit(x, batch_size=2000, epochs=30, verbose=0)
+    fitted_alpha = float(to_numpy(model.likelihood.alpha()))
+    fitted_scale = float(to_numpy(model.likelihood.scale()))
+    assert fitted_alpha == pytest.approx(alpha, abs=0.05)
+    assert fitted_scale == pytest.approx(scale, abs=0.05)
+
+
+def test_sampler_matches_the_density():
+    x = sample_general(1.0, 1.0, 20000, seed=3)
+    log_z = float(to_numpy(log_partition(np.array(1.0, "float32"))))
+    cdf = lambda v: scipy.integrate.quad(lambda s: np.exp(-ref.rho(s, 1.0, 1.0) - log_z), -np.inf, v)[0]  # noqa: E731
+    grid = np.array([-3.0, -1.0, 0.0, 0.5, 2.0])
+    empirical = np.array([(x <= g).mean() for g in grid])
+    np.testing.assert_allclose(empirical, [cdf(g) for g in grid], atol=0.015)
+
+
+def test_bad_ranges_are_refused():
+    with pytest.raises(ValueError, match="alpha_lo"):
+        AdaptiveRobust(alpha_lo=2.0, alpha_hi=1.0)
+    with pytest.raises(ValueError, match="scale_lo"):
+        AdaptiveRobust(scale_lo=2.0, scale_init=1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        sample_general(2.5)
