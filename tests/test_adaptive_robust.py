@@ -165,3 +165,51 @@ def test_bad_ranges_are_refused():
         AdaptiveRobust(scale_lo=2.0, scale_init=1.0)
     with pytest.raises(ValueError, match="alpha"):
         sample_general(2.5)
+
+
+from keras_recon.likelihoods.representations import dct2  # noqa: E402
+from keras_recon.likelihoods.representations import represent  # noqa: E402
+from keras_recon.likelihoods.representations import rgb_to_yuv  # noqa: E402
+from keras_recon.likelihoods.representations import wavelet_cdf97  # noqa: E402
+
+
+def jacobian(transform, shape):
+    """The matrix of a linear transform, column by column."""
+    n = int(np.prod(shape))
+    basis = np.eye(n, dtype="float32").reshape((n,) + shape)
+    return to_numpy(transform(basis)).reshape(n, n).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "name,transform",
+    [
+        ("yuv", rgb_to_yuv),
+        ("dct", dct2),
+        ("wavelet", wavelet_cdf97),
+        ("dct+yuv", lambda x: represent(x, "dct", "yuv")),
+        ("wavelet+yuv", lambda x: represent(x, "wavelet", "yuv")),
+    ],
+)
+def test_representations_have_jacobian_determinant_one(name, transform):
+    sign, logdet = np.linalg.slogdet(jacobian(transform, (8, 8, 3)))
+    assert abs(logdet) < 1e-4, name
+
+
+def test_dct_is_orthonormal_and_wavelet_separates_frequencies():
+    j = jacobian(dct2, (8, 8, 1))
+    np.testing.assert_allclose(j @ j.T, np.eye(64), atol=1e-5)
+    smooth = np.ones((1, 16, 16, 1), "float32")
+    coefficients = to_numpy(wavelet_cdf97(smooth))
+    # A constant image puts (almost) all its energy in the coarsest band.
+    assert np.abs(coefficients[0, 2:, 2:, 0]).max() < 1e-4
+
+
+def test_adaptive_likelihood_in_dct_and_wavelet_space_trains():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 3)).astype("float32")
+    for representation in ("dct", "wavelet"):
+        layer = AdaptiveRobust(representation=representation, color="yuv")
+        value = to_numpy(layer(x, x * 0.9))
+        assert value.shape == (8,) and np.all(np.isfinite(value))
+    with pytest.raises(ValueError, match="representation"):
+        AdaptiveRobust(representation="fourier")

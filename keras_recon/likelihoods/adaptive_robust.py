@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
+from keras_recon.likelihoods.representations import represent
 from keras_recon.losses.general_robust import rho
 
 
@@ -41,6 +42,12 @@ class AdaptiveRobust(keras.layers.Layer):
         scale_init: Starting scale. Defaults to `1.0`.
         per_element: One alpha and scale per element of the sample shape,
             rather than one shared pair. Defaults to `True`.
+        representation: Model the image as `"pixels"`, its orthonormal 2-D
+            `"dct"`, or its CDF 9/7 `"wavelet"` decomposition (images
+            `(batch, h, w, c)`). Defaults to `"pixels"`.
+        color: `"rgb"` or `"yuv"` (a volume-preserving YUV). Every
+            representation has Jacobian determinant 1, so likelihoods stay
+            comparable. Defaults to `"rgb"`.
 
     Reference:
         - [Barron, "A General and Adaptive Robust Loss Function", CVPR
@@ -49,8 +56,12 @@ class AdaptiveRobust(keras.layers.Layer):
     """
 
     def __init__(self, alpha_lo=0.001, alpha_hi=1.999, alpha_init=None, scale_lo=1e-5,
-                 scale_init=1.0, per_element=True, **kwargs):
+                 scale_init=1.0, per_element=True, representation="pixels", color="rgb",
+                 **kwargs):
         super().__init__(**kwargs)
+        if representation != "pixels" or color != "rgb":
+            represent(np.zeros((1, 8, 8, 3), "float32"), representation, color)  # validates
+        self.representation, self.color = representation, color
         if not 0.0 <= alpha_lo <= alpha_hi or not math.isfinite(alpha_hi):
             raise ValueError(
                 "Need 0 <= alpha_lo <= alpha_hi < inf. Received: "
@@ -101,6 +112,9 @@ class AdaptiveRobust(keras.layers.Layer):
                 "`y_true` and `y_pred` must have the same shape. Received: "
                 f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
             )
+        if self.representation != "pixels" or self.color != "rgb":
+            y_true = represent(y_true, self.representation, self.color)
+            y_pred = represent(y_pred, self.representation, self.color)
         alpha, scale = self.alpha(), self.scale()
         alpha_full = alpha * ops.ones_like(y_pred)
         per_element = rho(y_pred - y_true, alpha_full, scale) + ops.log(scale) + log_partition(alpha_full)
@@ -111,6 +125,7 @@ class AdaptiveRobust(keras.layers.Layer):
         config.update(
             alpha_lo=self.alpha_lo, alpha_hi=self.alpha_hi, alpha_init=self.alpha_init,
             scale_lo=self.scale_lo, scale_init=self.scale_init, per_element=self.per_element,
+            representation=self.representation, color=self.color,
         )
         return config
 
