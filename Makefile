@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BACKENDS := tensorflow jax torch
 # Real datasets for the loader and metric tests, read as a user's copy would
 # be; override with your own folder.
-KERAS_RECON_DATA ?= $(abspath ../shared/datasets)
+KERAS_RECON_DATA ?= $(firstword $(wildcard $(abspath ../shared/datasets) /work/shared/datasets))
 export KERAS_RECON_DATA
 
 .PHONY: install demo test lint clean

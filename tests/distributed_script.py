@@ -20,6 +20,8 @@ if BACKEND == "tensorflow":
 import keras  # noqa: E402
 
 import keras_recon  # noqa: E402
+from keras_recon.callbacks import GammaBalancer  # noqa: E402
+from keras_recon.likelihoods import Gaussian  # noqa: E402
 from keras_recon.losses import LogCosh  # noqa: E402
 from keras_recon.models import VAE  # noqa: E402
 from keras_recon.models import WAE  # noqa: E402
@@ -27,6 +29,9 @@ from keras_recon.models import architectures  # noqa: E402
 
 
 def build(kind):
+    if kind == "VAE-balanced":
+        return VAE(*architectures.mlp((28, 28, 1), 4, hidden=(64,)), seed=5,
+                   likelihood=Gaussian(gamma="computed"))
     if kind == "VAE":
         return VAE(*architectures.mlp((28, 28, 1), 4, hidden=(64,)), seed=5)
     return WAE(*architectures.mlp((28, 28, 1), 4, hidden=(64,), gaussian=False), seed=5)
@@ -36,8 +41,15 @@ def fit(model, x, weights):
     model(x[:2])
     model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LogCosh(a=100))
-    history = model.fit(x, epochs=2, batch_size=64, shuffle=False, verbose=0)
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    balancer = GammaBalancer()
+    callbacks = [balancer] if getattr(model, "likelihood", None) is not None else []
+    history = model.fit(x, epochs=2, batch_size=64, shuffle=False, verbose=0, callbacks=callbacks)
+    out = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    out["gamma_trajectory"] = balancer.trajectory
+    if callbacks:
+        # The running MSE as the model holds it after training.
+        out["running_mse"] = float(keras.ops.convert_to_numpy(model.likelihood.running_statistic))
+    return out
 
 
 def run_jax(kind, x, weights):
@@ -74,7 +86,7 @@ def main():
     x, _ = keras_recon.data.load_embedded_mnist()
     x = x[::20][:256]
     results = {}
-    for kind in ("VAE", "WAE"):
+    for kind in ("VAE", "WAE", "VAE-balanced"):
         keras.utils.set_random_seed(0)
         template = build(kind)
         template(x[:2])

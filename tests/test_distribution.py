@@ -37,7 +37,11 @@ def run_distributed():
     return json.loads(line[len("RESULT "):])
 
 
-TERMS = {"VAE": ("loss", "reconstruction", "kl"), "WAE": ("loss", "reconstruction", "mmd")}
+TERMS = {
+    "VAE": ("loss", "reconstruction", "kl"),
+    "WAE": ("loss", "reconstruction", "mmd"),
+    "VAE-balanced": ("loss", "reconstruction", "kl", "gamma"),
+}
 
 
 def test_vae_and_wae_on_two_devices_match_one_device():
@@ -59,3 +63,13 @@ def test_vae_and_wae_on_two_devices_match_one_device():
                 # half of the batch (a noisier estimator than the global
                 # batch's): compare on an absolute scale.
                 np.testing.assert_allclose(parallel[term], single[term], atol=0.25, err_msg=f"{kind} {term}")
+    # The balancer's running MSE stays one value across replicas: the same
+    # trajectory as on one device (to rounding on JAX, whose global batch is
+    # the single device's; closely under tf.distribute, whose replicas draw
+    # their own noise), and the model's variable ends at its last value.
+    single, parallel = results["VAE-balanced"]["single"], results["VAE-balanced"]["parallel"]
+    assert len(parallel["gamma_trajectory"]) == 8
+    np.testing.assert_allclose(
+        parallel["gamma_trajectory"], single["gamma_trajectory"], rtol=1e-5 if BACKEND == "jax" else 2e-3
+    )
+    assert parallel["running_mse"] == pytest.approx(parallel["gamma_trajectory"][-1] ** 2, rel=1e-5)

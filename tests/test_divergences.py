@@ -126,3 +126,17 @@ def test_beta_divergence_finite_at_zeros(beta):
     # Where beta > 0 and y = 0 the divergence is x**beta / beta.
     if beta > 0:
         np.testing.assert_allclose(value[1], 0.3**beta / beta, rtol=1e-4)
+
+
+def test_l2_and_l1_gradients_match_finite_differences():
+    rng = np.random.default_rng(5)
+    y_true = rng.uniform(size=200).astype("float32")
+    # Keep residuals away from 0, where L1 has no derivative.
+    y_pred = (y_true + rng.choice([-1, 1], 200) * rng.uniform(0.01, 1, 200)).astype("float32")
+    from keras_recon import losses as L
+
+    for fn, reference in ((L.squared_error, ref.squared_error), (L.absolute_error, ref.absolute_error)):
+        _, (g_true, g_pred) = value_and_grads(fn, y_true, y_pred)
+        numeric = ref.central_difference(lambda p: reference(p - y_true), y_pred, 1e-6)
+        np.testing.assert_allclose(g_pred, numeric, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(g_true, -numeric, rtol=1e-4, atol=1e-5)

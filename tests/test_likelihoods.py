@@ -213,3 +213,26 @@ def test_loaded_model_is_compiled_and_keeps_the_adopted_gamma(digits, tmp_path):
         float(to_numpy(vae.likelihood.log_scale))
     )
     loaded.fit(digits, batch_size=50, epochs=1, verbose=0)  # trains on
+
+
+def test_negative_elbo_per_image_and_in_bits_per_dim(digits):
+    from keras_recon.metrics import bits_per_dim
+
+    keras.utils.set_random_seed(0)
+    vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,)), likelihood=Gaussian(gamma=0.1), seed=0)
+    vae(digits[:2])
+    nelbo = to_numpy(vae.negative_elbo(digits[:6], samples=3, seed=1))
+    assert nelbo.shape == (6,)
+    # By hand: KL + the Gaussian NLL of the decoded draws, same seeds.
+    z_mean, z_log_var = (to_numpy(t) for t in vae.encode(digits[:6]))
+    kl = 0.5 * np.sum(np.exp(z_log_var) + z_mean**2 - 1 - z_log_var, axis=1)
+    nll = 0
+    for i in range(3):
+        eps = to_numpy(keras.random.normal(z_mean.shape, seed=1 + i))
+        recon = to_numpy(vae.decode(z_mean + np.exp(0.5 * z_log_var) * eps))
+        nll = nll + to_numpy(Gaussian(gamma=0.1)(digits[:6], recon)) / 3
+    np.testing.assert_allclose(nelbo, kl + nll, rtol=1e-4)
+    bpd = to_numpy(bits_per_dim(nelbo, 784))
+    np.testing.assert_allclose(bpd, nelbo / (784 * np.log(2)), rtol=1e-6)
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,))).negative_elbo(digits[:2])

@@ -121,6 +121,31 @@ class VAE(ReconModel):
         z = keras.random.normal((int(n), self.latent_dim), seed=seed)
         return self.decode(z)
 
+    def negative_elbo(self, x, samples=1, seed=None):
+        """Per-image negative ELBO in nats: an upper bound on `-log p(x)`.
+
+        `NLL(x | decoder(z)) + KL(q(z|x) || N(0, I))`, averaged over
+        `samples` draws of `z ~ q(z|x)`. Needs a likelihood layer (a
+        normalised density); a reconstruction loss such as `LogCosh` is not
+        one. Divide by `h * w * c * log 2` (`metrics.bits_per_dim`) for bits
+        per dimension.
+        """
+        if self.likelihood is None:
+            raise ValueError(
+                "negative_elbo needs a likelihood layer (e.g. likelihood=Gaussian(...)); "
+                "a reconstruction loss is not a normalised density."
+            )
+        if samples < 1:
+            raise ValueError(f"Argument `samples` must be at least 1. Received: samples={samples}")
+        x = ops.convert_to_tensor(x)
+        z_mean, z_log_var = self.encode(x)
+        total = kl_to_standard_normal(z_mean, z_log_var)
+        for i in range(samples):
+            eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i)
+            z = z_mean + ops.exp(0.5 * z_log_var) * eps
+            total = total + self.likelihood(x, self.decode(z)) / samples
+        return total
+
     def get_config(self):
         config = super().get_config()
         config.update(beta=self.beta, seed=self.seed)
