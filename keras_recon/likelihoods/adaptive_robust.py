@@ -32,6 +32,15 @@ class AdaptiveRobust(keras.layers.Layer):
     (a per-pixel, per-channel alpha map). Setting `alpha_lo == alpha_hi`
     fixes alpha; `scale_lo == scale_init` fixes the scale.
 
+    Example:
+
+    ```python
+    vae = VAE(encoder, decoder, likelihood=AdaptiveRobust(representation="dct", color="yuv"))
+    vae.compile(optimizer="adam")
+    vae.fit(x, epochs=...)
+    alpha_map = vae.likelihood.alpha()     # one alpha per DCT coefficient
+    ```
+
     Args:
         alpha_lo: Lower end of alpha. Defaults to `0.001`.
         alpha_hi: Upper end of alpha. Defaults to `1.999` (seed 004's VAE

@@ -78,6 +78,12 @@ class Cauchy(_LearnedScaleLikelihood):
     nll = sum(log(pi * s) + log(1 + (y_pred - y_true)**2 / s**2))
     ```
 
+    Example:
+
+    ```python
+    vae = VAE(encoder, decoder, likelihood=Cauchy())
+    ```
+
     Args:
         scale: A positive number or `"learned"`. Defaults to `"learned"`.
         initial_scale: Starting scale when learned. Defaults to `1.0`.
@@ -103,6 +109,12 @@ class StudentT(_LearnedScaleLikelihood):
 
     `nu = exp(log_nu)` is trained (or fixed with a number); `nu = 1` is the
     Cauchy, `nu -> inf` the Gaussian.
+
+    Example:
+
+    ```python
+    vae = VAE(encoder, decoder, likelihood=StudentT(dof="learned", initial_dof=3.0))
+    ```
 
     Args:
         dof: A positive number or `"learned"`. Defaults to `"learned"`.

@@ -23,6 +23,13 @@ class Laplace(ScaledLikelihood):
     residual. Seed 001 argues for it: its gradient does not grow as the
     error shrinks, so it does not silently reweight the KL term.
 
+    Example:
+
+    ```python
+    vae = VAE(encoder, decoder, likelihood=Laplace(b="learned"))
+    vae.compile(optimizer="adam")
+    ```
+
     Args:
         b: A positive number, or `"learned"`, `"computed"`, `"optimal"`.
         initial_scale: Starting `b` of the learned mode. Defaults to `1.0`.
