@@ -133,3 +133,28 @@ def test_tfds_route_fails_with_a_clear_message_here():
         data.load_tfds("mnist")
     with pytest.raises(ValueError, match="dataset"):
         data.load_tfds("imagenet")
+
+
+def test_image_batches_cover_every_image_once_per_epoch_and_train():
+    import keras
+
+    from keras_recon.models import VAE
+    from keras_recon.models import architectures
+
+    x, _ = data.load_embedded_mnist()
+    x = x[::20][:230]
+    y = np.arange(230)  # image ids as labels, to see which images come out
+    batches = data.ImageBatches(x, y, batch_size=50, seed=1)
+    assert len(batches) == 5
+    seen = np.concatenate([batches[i][1] for i in range(len(batches))])
+    assert sorted(seen.tolist()) == list(range(230))
+    np.testing.assert_array_equal(batches[0][0], x[batches[0][1]])
+    first = batches[0][1].copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first, batches[0][1])  # reshuffled
+    vae = VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,)), seed=0)
+    vae.compile(optimizer="adam", loss="mse")
+    history = vae.fit(data.ImageBatches(x, batch_size=50), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(ValueError, match="labels"):
+        data.ImageBatches(x, y[:10])

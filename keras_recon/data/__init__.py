@@ -6,6 +6,7 @@ Loaders read the official files from a folder given by `path=` or by the
 TensorFlow Datasets where the machine has internet.
 """
 
+from keras_recon.data.batches import ImageBatches
 from keras_recon.data.celeba import load_celeba
 from keras_recon.data.cifar10 import load_cifar10
 from keras_recon.data.embedded import load_embedded_mnist
@@ -15,6 +16,7 @@ from keras_recon.data.mnist import read_idx
 from keras_recon.data.tfds import load_tfds
 
 __all__ = [
+    "ImageBatches",
     "load_celeba",
     "load_cifar10",
     "load_embedded_mnist",

@@ -1,0 +1,62 @@
+import math
+
+import keras
+import numpy as np
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Shuffled minibatches of in-memory images for `fit` on any backend.
+
+    Keras batches NumPy arrays itself; this class is for when you want the
+    batching explicit: a fixed seed per epoch (reproducible order), optional
+    labels, and an optional per-batch `transform` (e.g. dequantisation
+    noise) applied on the fly rather than to the whole array.
+
+    Example:
+
+    ```python
+    x, y = data.load_mnist(split="train")
+    vae.fit(data.ImageBatches(x, batch_size=100, seed=0), epochs=40)
+    ```
+
+    Args:
+        images: Array `(n, h, w, c)` (or any `(n, ...)`).
+        labels: Optional array `(n,)`; batches are then `(x, y)` pairs.
+            Defaults to `None` (batches of `x` alone, which keras_recon
+            models use as their own targets).
+        batch_size: Defaults to `100`.
+        shuffle: Reshuffle every epoch. Defaults to `True`.
+        seed: Seed of the shuffles. Defaults to `0`.
+        transform: Optional callable applied to each image batch.
+    """
+
+    def __init__(self, images, labels=None, batch_size=100, shuffle=True, seed=0, transform=None, **kwargs):
+        super().__init__(**kwargs)
+        self.images = np.asarray(images)
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"Argument `batch_size` must be a positive integer. Received: {batch_size!r}")
+        self.batch_size, self.shuffle, self.seed, self.transform = batch_size, shuffle, seed, transform
+        self._epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        if not self.shuffle:
+            return np.arange(len(self.images))
+        return np.random.default_rng((self.seed, self._epoch)).permutation(len(self.images))
+
+    def __len__(self):
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.images[rows]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x if self.labels is None else (x, self.labels[rows])
+
+    def on_epoch_end(self):
+        self._epoch += 1
+        self._order = self._make_order()
