@@ -136,7 +136,6 @@ def test_tfds_route_fails_with_a_clear_message_here():
 
 
 def test_image_batches_cover_every_image_once_per_epoch_and_train():
-    import keras
 
     from keras_recon.models import VAE
     from keras_recon.models import architectures
