@@ -15,6 +15,22 @@ def residual_shape_sum(values):
     return values
 
 
+def as_float32_pair(y_true, y_pred):
+    """Both inputs as float32 tensors of one shape, or a `ValueError`.
+
+    Likelihoods compute in float32 whatever the inputs, so that mixed
+    precision never evaluates a log-density in half precision.
+    """
+    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError(
+            "`y_true` and `y_pred` must have the same shape. Received: "
+            f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
+        )
+    return y_true, y_pred
+
+
 def pixel_count(x):
     return math.prod(x.shape[1:]) if len(x.shape) > 1 else 1
 
@@ -92,13 +108,7 @@ class ScaledLikelihood(keras.layers.Layer):
         return self.scale_from_statistic(self.statistic(residual))
 
     def _prepare(self, y_true, y_pred):
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-        if tuple(y_true.shape) != tuple(y_pred.shape):
-            raise ValueError(
-                "`y_true` and `y_pred` must have the same shape. Received: "
-                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-            )
+        y_true, y_pred = as_float32_pair(y_true, y_pred)
         residual = y_pred - y_true
         if self.mode == "computed":
             self.batch_statistic.assign(ops.stop_gradient(self.statistic(residual)))

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
 from keras_recon.likelihoods.representations import represent
@@ -114,13 +115,7 @@ class AdaptiveRobust(keras.layers.Layer):
         return self.scale_lo + ops.softplus(self.scale_latent)
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        if tuple(y_true.shape) != tuple(y_pred.shape):
-            raise ValueError(
-                "`y_true` and `y_pred` must have the same shape. Received: "
-                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-            )
+        y_true, y_pred = as_float32_pair(y_true, y_pred)
         if self.representation != "pixels" or self.color != "rgb":
             y_true = represent(y_true, self.representation, self.color)
             y_pred = represent(y_pred, self.representation, self.color)

@@ -3,6 +3,7 @@ import math
 import keras
 from keras import ops
 
+from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import residual_shape_sum
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -53,13 +54,7 @@ class _LearnedScaleLikelihood(keras.layers.Layer):
 
     @staticmethod
     def _residual(y_true, y_pred):
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        if tuple(y_true.shape) != tuple(y_pred.shape):
-            raise ValueError(
-                "`y_true` and `y_pred` must have the same shape. Received: "
-                f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
-            )
+        y_true, y_pred = as_float32_pair(y_true, y_pred)
         return y_pred - y_true
 
     def get_config(self):
