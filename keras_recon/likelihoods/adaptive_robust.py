@@ -120,8 +120,10 @@ class AdaptiveRobust(keras.layers.Layer):
             y_true = represent(y_true, self.representation, self.color)
             y_pred = represent(y_pred, self.representation, self.color)
         alpha, scale = self.alpha(), self.scale()
-        alpha_full = alpha * ops.ones_like(y_pred)
-        per_element = rho(y_pred - y_true, alpha_full, scale) + ops.log(scale) + log_partition(alpha_full)
+        # log Z depends on alpha alone: evaluate it once per alpha (a scalar or
+        # the sample-shaped map), not once per element of the batch, and let
+        # broadcasting spread it.
+        per_element = rho(y_pred - y_true, alpha, scale) + ops.log(scale) + log_partition(alpha)
         return residual_shape_sum(per_element)
 
     def get_config(self):
