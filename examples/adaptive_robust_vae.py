@@ -25,9 +25,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", default="docs")
+    parser.add_argument("--limit", type=int, default=5000, help="use only this many of the digits")
     args = parser.parse_args()
-    if args.epochs < 1:
-        parser.error("--epochs must be positive")
+    if args.epochs < 1 or args.limit < 1:
+        parser.error("--epochs and --limit must be positive")
 
     import matplotlib
 
@@ -35,6 +36,7 @@ def main():
     import matplotlib.pyplot as plt
 
     x, _ = keras_recon.data.load_embedded_mnist()
+    x = x[: args.limit]
     keras.utils.set_random_seed(0)
     likelihood = AdaptiveRobust()
     vae = VAE(*architectures.mlp((28, 28, 1), 8), likelihood=likelihood, seed=0)
@@ -61,7 +63,7 @@ def main():
 
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
     axes[0].imshow(x.mean(0)[..., 0], cmap="gray")
-    axes[0].set_title("mean of the 5,000 digits")
+    axes[0].set_title(f"mean of the {len(x):,} digits")
     im = axes[1].imshow(alpha, cmap="viridis", vmin=0, vmax=2)
     axes[1].set_title("learned alpha")
     fig.colorbar(im, ax=axes[1], fraction=0.046)

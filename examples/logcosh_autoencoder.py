@@ -48,13 +48,15 @@ def main():
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=5000, help="use only this many of the digits")
     args = parser.parse_args()
-    if args.epochs < 1 or args.batch_size < 1 or args.learning_rate <= 0:
-        parser.error("--epochs, --batch-size and --learning-rate must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or args.learning_rate <= 0 or args.limit < 20:
+        parser.error("--epochs, --batch-size and --learning-rate must be positive, --limit at least 20")
 
     x, _ = keras_recon.data.load_embedded_mnist(flatten=True)
-    order = np.random.default_rng(args.seed).permutation(len(x))
-    x_train, x_test = x[order[:4500]], x[order[4500:]]
+    order = np.random.default_rng(args.seed).permutation(len(x))[: args.limit]
+    split = int(0.9 * len(order))
+    x_train, x_test = x[order[:split]], x[order[split:]]
 
     candidates = {
         "squared L2": SquaredError(),

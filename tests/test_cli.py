@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from keras_recon import cli
@@ -32,6 +33,11 @@ def test_compare_writes_the_whole_run_folder(tmp_path, monkeypatch):
         (["compare", "--losses", "logcosh:a=-1"], "bad log-cosh parameter"),
         (["compare", "--epochs", "0"], "must be a positive integer"),
         (["compare", "--model", "gan"], "invalid choice"),
+        (["optimizers", "--optimizers", "adam,sgd"], "unknown choice 'sgd'"),
+        (["balance", "--gammas", "tuned"], "unknown choice 'tuned'"),
+        (["balance", "--second-stage-epochs", "-1"], "--second-stage-epochs must be"),
+        (["robust", "--representations", "fourier"], "unknown choice 'fourier'"),
+        (["robust", "--dataset", "imagenet"], "invalid choice"),
     ],
 )
 def test_bad_flags_are_clear_errors(argv, message, capsys):
@@ -39,3 +45,56 @@ def test_bad_flags_are_clear_errors(argv, message, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_optimizers_study_writes_its_tables(tmp_path):
+    out = tmp_path / "opt"
+    cli.main([
+        "optimizers", "--epochs", "1", "--train-images", "512", "--eval-images", "50",
+        "--losses", "mse,idiv2", "--activations", "relu-sigmoid", "--optimizers", "adam,adadelta",
+        "--out", str(out),
+    ])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["results"]) == {
+        "relu-sigmoid/mse/adam", "relu-sigmoid/mse/adadelta",
+        "relu-sigmoid/idiv2/adam", "relu-sigmoid/idiv2/adadelta",
+    }
+    best = metrics["best"]["relu-sigmoid"]["mse"]
+    assert metrics["results"][best]["ssim"] == max(
+        r["ssim"] for k, r in metrics["results"].items() if "/mse/" in k
+    )
+    report = (out / "report.md").read_text()
+    assert "| relu-sigmoid | I-div 2 |" in report and "0.880 | Nadam |" in report
+    assert (out / "grid_best.png").exists()
+
+
+def test_balance_study_with_second_stage(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_RECON_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bal"
+    cli.main([
+        "balance", "--epochs", "1", "--train-images", "400", "--eval-images", "100",
+        "--classifier-epochs", "1", "--second-stage-epochs", "1", "--gammas", "fixed,computed",
+        "--out", str(out),
+    ])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["results"]) == {"fixed", "computed"}
+    for r in metrics["results"].values():
+        assert {"fid_reconstructed", "fid_generated_first_stage", "fid_generated_second_stage",
+                "mse", "variance_law", "inactive_latents", "final_gamma"} <= set(r)
+    assert metrics["results"]["fixed"]["final_gamma"] == 1.0
+    # Four steps of the running minimum from 1 can only lower gamma.
+    assert metrics["results"]["computed"]["final_gamma"] < 1.0
+    assert "| computed |" in (out / "report.md").read_text()
+
+
+def test_robust_study_compares_distributions_and_representations(tmp_path):
+    out = tmp_path / "rob"
+    cli.main([
+        "robust", "--epochs", "1", "--train-images", "200", "--eval-images", "50",
+        "--distributions", "normal,student", "--representations", "pixels,dct", "--out", str(out),
+    ])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["results"]) == {"pixels/normal", "pixels/student", "dct/normal", "dct/student"}
+    assert all(np.isfinite(r["validation_negative_elbo"]) for r in metrics["results"].values())
+    assert metrics["results"]["dct/student"]["shape"]["name"] == "dof"
+    assert "Ordering on dct" in (out / "report.md").read_text()

@@ -236,3 +236,49 @@ def test_negative_elbo_per_image_and_in_bits_per_dim(digits):
     np.testing.assert_allclose(bpd, nelbo / (784 * np.log(2)), rtol=1e-6)
     with pytest.raises(ValueError, match="likelihood"):
         VAE(*architectures.mlp((28, 28, 1), 4, hidden=(32,))).negative_elbo(digits[:2])
+
+
+def test_gaussian_gamma_property_is_the_value_in_use():
+    assert float(keras.ops.convert_to_numpy(Gaussian(gamma=0.5).gamma)) == 0.5
+    learned = Gaussian(gamma="learned", initial_scale=2.0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(learned.gamma), 2.0, rtol=1e-6)
+    computed = Gaussian(gamma="computed")
+    computed.running_statistic.assign(0.25)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(computed.gamma), 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="per minibatch"):
+        Gaussian(gamma="optimal").gamma
+
+
+def test_per_element_student_t_and_cauchy_match_scipy_per_coefficient():
+    rng = np.random.default_rng(3)
+    y_true = rng.uniform(size=(3, 4, 4, 1)).astype("float32")
+    y_pred = rng.uniform(size=(3, 4, 4, 1)).astype("float32")
+    scale = rng.uniform(0.1, 1.0, size=(4, 4, 1))
+    dof = rng.uniform(0.5, 5.0, size=(4, 4, 1))
+    t = (y_pred - y_true).astype(np.float64)
+    student = StudentT(per_element=True)
+    student.build(y_true.shape)
+    student.log_scale.assign(np.log(scale).astype("float32"))
+    student.log_dof.assign(np.log(dof).astype("float32"))
+    expected = -scipy.stats.t.logpdf(t, df=dof, scale=scale).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(to_numpy(student(y_true, y_pred)), expected, rtol=1e-4)
+    cauchy = Cauchy(per_element=True)
+    cauchy.build(y_true.shape)
+    cauchy.log_scale.assign(np.log(scale).astype("float32"))
+    expected = -scipy.stats.cauchy.logpdf(t, scale=scale).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(to_numpy(cauchy(y_true, y_pred)), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("representation", ["dct", "wavelet"])
+def test_heavy_tailed_representation_models_the_transformed_residual(representation):
+    from keras_recon.likelihoods.representations import represent
+
+    rng = np.random.default_rng(4)
+    y_true = rng.uniform(size=(2, 8, 8, 3)).astype("float32")
+    y_pred = rng.uniform(size=(2, 8, 8, 3)).astype("float32")
+    transformed = StudentT(dof=3.0, representation=representation, color="yuv")
+    plain = StudentT(dof=3.0)
+    expected = plain(represent(y_true, representation, "yuv"), represent(y_pred, representation, "yuv"))
+    np.testing.assert_allclose(to_numpy(transformed(y_true, y_pred)), to_numpy(expected), rtol=1e-5)
+    with pytest.raises(ValueError, match="representation"):
+        Cauchy(representation="fourier")

