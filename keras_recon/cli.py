@@ -7,14 +7,13 @@
 """
 
 import argparse
-import datetime
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
+from keras_recon.studies import _common
 from keras_recon.studies import balance as studies_balance
 from keras_recon.studies import optimizers as studies_optimizers
 from keras_recon.studies import robust as studies_robust
@@ -76,8 +75,10 @@ def build_parser():
     c.add_argument("--eval-images", type=_positive_int, default=1000,
                    help="held-out images and samples for sharpness, SSIM and FID")
     c.add_argument("--classifier-epochs", type=_positive_int, default=10)
+    c.add_argument("--train-images", type=_positive_int, default=None, help="use only the first N training images")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default=None, help="run folder (default runs/compare-<time>)")
+    _resume_flags(c)
 
     o = sub.add_parser("optimizers", help="seed 002: the 784-32-784 autoencoder's SSIM per loss and optimizer")
     _data_flags(o)
@@ -153,6 +154,14 @@ def _data_flags(p, with_celeba=False):
 def _seed_out(p, name):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help=f"run folder (default runs/{name}-<time>)")
+    _resume_flags(p)
+
+
+def _resume_flags(p):
+    p.add_argument("--checkpoint-every", type=_positive_int, default=100,
+                   help="steps between checkpoints (also written at every epoch's end)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (same steps, same results)")
 
 
 def _load(args):
@@ -169,6 +178,12 @@ def _load(args):
     return x, y, xt, yt
 
 
+def _limit(args, x, y, xt, yt):
+    if args.train_images:
+        x, y = x[: args.train_images], y[: args.train_images]
+    return x, y, xt, yt
+
+
 def _loss(name, a):
     from keras_recon import losses
 
@@ -177,13 +192,6 @@ def _loss(name, a):
 
 def _label(name, a):
     return {"l2": "squared L2", "l1": "L1"}.get(name, f"log-cosh a={a:g}")
-
-
-def _write_json(path, payload):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def compare(args):
@@ -196,9 +204,9 @@ def compare(args):
     from keras_recon.models import WAE
     from keras_recon.models import architectures
 
-    out = args.out or os.path.join("runs", "compare-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    os.makedirs(out, exist_ok=True)
-    x, y, x_test, y_test = _load(args)
+    _common.check_resume(args)
+    out = _common.run_folder(args.out, "compare")
+    x, y, x_test, y_test = _limit(args, *_load(args))
     n = min(args.eval_images, len(x_test))
     held_out = x_test[:n]
     print(f"keras-recon compare: {args.model.upper()} ({args.arch}) on {args.dataset}, "
@@ -211,39 +219,48 @@ def compare(args):
     fid = metrics.FID(metrics.feature_extractor(classifier))
     real_stats = fid.statistics(held_out)
 
-    results, curves, rows = {}, {}, [held_out[:10]]
+    units = _common.Units(out, args)
+    curves, rows = {}, [held_out[:10]]
     for name, a in args.losses:
         label = _label(name, a)
-        print(f"--- {label}")
-        keras.utils.set_random_seed(args.seed)
-        build = architectures.mlp if args.arch == "mlp" else architectures.conv_mnist
-        if args.model == "vae":
-            model = VAE(*build(x.shape[1:], args.latent_dim), seed=args.seed)
-        else:
-            model = WAE(*build(x.shape[1:], args.latent_dim, gaussian=False),
-                        mmd_weight=args.mmd_weight, seed=args.seed)
-        model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=_loss(name, a))
-        start = time.perf_counter()
-        history = model.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
-        seconds = time.perf_counter() - start
-        evaluation = model.evaluate(held_out, batch_size=args.batch_size, verbose=0, return_dict=True)
-        recon = np.asarray(keras.ops.convert_to_numpy(model.reconstruct(held_out, batch_size=500)))
-        samples = np.asarray(keras.ops.convert_to_numpy(model.sample(n, seed=args.seed + 1)))
-        term = "kl" if args.model == "vae" else "mmd"
-        results[label] = {
-            "sharpness_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(recon)))),
-            "sharpness_generated": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(samples)))),
-            "fid_generated": fid.distance(real_stats, samples),
-            "ssim_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.ssim(held_out, recon)))),
-            "mse_reconstructed": float(np.mean((recon - held_out) ** 2)),
-            term: float(evaluation[term]),
-            "train_seconds": seconds,
-        }
-        curves[label] = history.history
-        rows += [recon[:10], samples[:10]]
         safe = label.replace(" ", "_").replace("=", "")
-        model.save(os.path.join(out, f"model_{safe}.keras"))
-        save_png(os.path.join(out, f"grid_{safe}.png"), image_grid([held_out[:10], recon[:10], samples[:10]]))
+        finished = units.done(label)
+        if finished is None:
+            print(f"--- {label}")
+            keras.utils.set_random_seed(args.seed)
+            build = architectures.mlp if args.arch == "mlp" else architectures.conv_mnist
+            if args.model == "vae":
+                model = VAE(*build(x.shape[1:], args.latent_dim), seed=args.seed)
+            else:
+                model = WAE(*build(x.shape[1:], args.latent_dim, gaussian=False),
+                            mmd_weight=args.mmd_weight, seed=args.seed)
+            model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=_loss(name, a))
+            start = time.perf_counter()
+            history = units.train(label, model, x)
+            seconds = time.perf_counter() - start
+            evaluation = model.evaluate(held_out, batch_size=args.batch_size, verbose=0, return_dict=True)
+            recon = np.asarray(keras.ops.convert_to_numpy(model.reconstruct(held_out, batch_size=500)))
+            samples = np.asarray(keras.ops.convert_to_numpy(model.sample(n, seed=args.seed + 1)))
+            term = "kl" if args.model == "vae" else "mmd"
+            result = {
+                "sharpness_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(recon)))),
+                "sharpness_generated": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(samples)))),
+                "fid_generated": fid.distance(real_stats, samples),
+                "ssim_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.ssim(held_out, recon)))),
+                "mse_reconstructed": float(np.mean((recon - held_out) ** 2)),
+                term: float(evaluation[term]),
+                "train_seconds": seconds,
+                "curves": history,
+            }
+            model.save(os.path.join(out, f"model_{safe}.keras"))
+            save_png(os.path.join(out, f"grid_{safe}.png"), image_grid([held_out[:10], recon[:10], samples[:10]]))
+            units.finish(label, result, {"recon": recon[:10], "samples": samples[:10]})
+            images = {"recon": recon[:10], "samples": samples[:10]}
+        else:
+            result, images = finished
+        curves[label] = result["curves"]
+        rows += [images["recon"], images["samples"]]
+    results = {label: {k: v for k, v in r.items() if k != "curves"} for label, r in units.results.items()}
 
     save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
     _plot_curves(os.path.join(out, "training_curves.png"), curves)
@@ -257,12 +274,10 @@ def compare(args):
         "command": "keras-recon " + " ".join(sys.argv[1:]),
     }
     payload["settings"]["losses"] = [_label(n_, a_) for n_, a_ in args.losses]
-    _write_json(os.path.join(out, "metrics.json"), payload)
+    payload["machine"] = _common.machine_note()
+    _common.write_json(os.path.join(out, "metrics.json"), payload)
     report = _report(args, results, input_sharpness, n)
-    tmp = os.path.join(out, "report.md.tmp")
-    with open(tmp, "w") as f:
-        f.write(report)
-    os.replace(tmp, os.path.join(out, "report.md"))
+    _common.write_text(os.path.join(out, "report.md"), report)
     print("\n" + report)
     print(f"Run folder: {out}")
 

@@ -140,3 +140,75 @@ def machine_line(note):
 
 def settings(args):
     return {k: v for k, v in vars(args).items() if k not in ("func",) and not callable(v)}
+
+
+def check_resume(args):
+    if args.resume and not args.out:
+        raise SystemExit("keras-recon: --resume needs the --out folder of the run to continue")
+
+
+class Units:
+    """The units of work of a run (one trained model each), resumable.
+
+    Each unit trains with `training.fit_resumable`, checkpointing to
+    `<out>/checkpoints/<key>.npz`; a finished unit's results and images are
+    kept in `<out>/checkpoints/<key>.done.json` / `.npz`, so `--resume`
+    skips it. A unit whose loss turns NaN stops the run: its last good
+    weights are saved as `<out>/model_<key>_last_good.keras`, `metrics.json`
+    records the finished units and the message, and the command exits
+    with status 1.
+    """
+
+    def __init__(self, out, args):
+        self.out, self.args = out, args
+        self.dir = os.path.join(out, "checkpoints")
+        os.makedirs(self.dir, exist_ok=True)
+        self.results = {}
+
+    def _stem(self, key):
+        return os.path.join(self.dir, safe_name(key))
+
+    def done(self, key):
+        """`(result, images)` of a finished unit when resuming, else `None`."""
+        stem = self._stem(key)
+        if not (self.args.resume and os.path.exists(stem + ".done.json")):
+            return None
+        with open(stem + ".done.json") as f:
+            result = json.load(f)
+        with np.load(stem + ".done.npz", allow_pickle=False) as data:
+            images = {k: data[k] for k in data.files}
+        self.results[key] = result
+        print(f"--- {key}: finished in an earlier run, results reused")
+        return result, images
+
+    def train(self, key, model, x, **fit_kwargs):
+        from keras_recon import training
+
+        try:
+            return training.fit_resumable(
+                model, x, epochs=self.args.epochs, batch_size=self.args.batch_size, seed=self.args.seed,
+                checkpoint=self._stem(key) + ".npz", checkpoint_every=self.args.checkpoint_every,
+                resume=self.args.resume, verbose=2, **fit_kwargs,
+            )
+        except training.TrainingDiverged as e:
+            path = os.path.join(self.out, f"model_{safe_name(key)}_last_good.keras")
+            model.save(path)
+            write_json(os.path.join(self.out, "metrics.json"), {
+                "settings": settings(self.args), "results": self.results,
+                "stopped": {"unit": key, "message": str(e), "last_good_model": path},
+                "machine": machine_note(),
+            })
+            raise SystemExit(f"keras-recon: {key}: {e} Last good weights: {path}; "
+                             f"finished units are in {os.path.join(self.out, 'metrics.json')}.") from e
+
+    def finish(self, key, result, images):
+        stem = self._stem(key)
+        tmp = stem + ".done.tmp.npz"
+        np.savez(tmp, **images)
+        os.replace(tmp, stem + ".done.npz")
+        write_json(stem + ".done.json", result)
+        self.results[key] = result
+
+
+def safe_name(key):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)

@@ -47,6 +47,7 @@ def run(args):
     from keras_recon.models import TwoStageVAE
     from keras_recon.models import architectures
 
+    _common.check_resume(args)
     out = _common.run_folder(args.out, "balance")
     x, y, x_test, _ = _common.load_dataset(args.dataset, args.data_dir, seed=args.seed,
                                            limit=args.train_images, size=args.image_size)
@@ -55,15 +56,21 @@ def run(args):
           f"{x.shape[1:]}, {len(x)} training images, {len(held_out)} held out, backend "
           f"{keras.backend.backend()}; writing {out}")
     fid, real = _common.fid_for(f"{args.dataset}-train{len(x)}", x, y, held_out, args.classifier_epochs)
-    results, curves, rows = {}, {}, [held_out[:10]]
+    units = _common.Units(out, args)
+    curves, rows = {}, [held_out[:10]]
     n = len(held_out)
     for gamma in args.gammas:
+        finished = units.done(gamma)
+        if finished is not None:
+            curves[gamma] = finished[0].pop("curves")
+            rows += list(finished[1].values())
+            continue
         print(f"--- gamma {gamma}")
         keras.utils.set_random_seed(args.seed)
         first = build_vae(args, x.shape[1:], gamma)
         first.compile(optimizer=keras.optimizers.Adam(args.lr))
         start = time.perf_counter()
-        history = first.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+        history = units.train(gamma, first, x)
         seconds = time.perf_counter() - start
         recon = np.clip(_common.to_numpy(first.reconstruct(held_out, batch_size=500)), 0, 1)
         gen1 = _common.to_numpy(first.sample(n, seed=args.seed + 1))
@@ -79,8 +86,10 @@ def run(args):
             "final_gamma": float(_common.to_numpy(first.likelihood.gamma)),
             "train_seconds": seconds,
         }
-        row = [recon[:10], gen1[:10]]
+        images = {"recon": recon[:10], "gen1": gen1[:10]}
         if args.second_stage_epochs:
+            # The second stage is short and not checkpointed: a resumed run
+            # redoes it from the finished first stage.
             second = VAE(*architectures.second_stage(args.latent_dim, inner_dim=args.second_inner_dim),
                          likelihood=Gaussian(gamma=args.fixed_gamma if gamma == "fixed" else gamma),
                          seed=args.seed)
@@ -90,11 +99,13 @@ def run(args):
                                  batch_size=args.batch_size, verbose=2)
             gen2 = _common.to_numpy(two.sample(n, seed=args.seed + 2))
             r["fid_generated_second_stage"] = fid.distance(real, gen2)
-            row.append(gen2[:10])
-        results[gamma] = r
-        curves[gamma] = history.history
-        rows += row
+            images["gen2"] = gen2[:10]
+        units.finish(gamma, {**r, "curves": history}, images)
+        units.results[gamma] = r
+        curves[gamma] = history
+        rows += list(images.values())
         print("    " + ", ".join(f"{k} {v:.4g}" for k, v in r.items()))
+    results = units.results
     save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
     note = _common.machine_note()
     _common.write_json(os.path.join(out, "metrics.json"), {

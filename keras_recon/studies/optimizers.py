@@ -56,6 +56,7 @@ def run(args):
     from keras_recon.models import AE
     from keras_recon.models import architectures
 
+    _common.check_resume(args)
     out = _common.run_folder(args.out, "optimizers")
     x, _, x_test, _ = _common.load_dataset(args.dataset, args.data_dir, seed=args.seed, limit=args.train_images)
     held_out = x_test[: args.eval_images]
@@ -63,37 +64,42 @@ def run(args):
           f"{len(x)} training images, SSIM on {len(held_out)} test images, backend "
           f"{keras.backend.backend()}; {len(args.activations) * len(args.losses) * len(args.optimizers)} runs; "
           f"writing {out}")
-    results, rows = {}, [held_out[:10]]
+    units = _common.Units(out, args)
+    rows, recons = [held_out[:10]], {}
     for activation in args.activations:
         for loss in args.losses:
             for name in args.optimizers:
                 key = f"{activation}/{loss}/{name}"
-                print(f"--- {key}")
-                keras.utils.set_random_seed(args.seed)
-                output = activation.split("-")[1]
-                model = AE(*architectures.dense_autoencoder(x.shape[1:], args.latent_dim, output))
-                model.compile(optimizer=make_optimizer(name), loss=make_loss(loss))
-                start = time.perf_counter()
-                history = model.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
-                seconds = time.perf_counter() - start
-                recon = np.clip(_common.to_numpy(model.reconstruct(held_out, batch_size=1000)), 0.0, 1.0)
-                final_loss = float(history.history["loss"][-1])
-                results[key] = {
-                    "activation": activation, "loss": loss, "optimizer": name,
-                    "ssim": _common.mean_metric(metrics.ssim, held_out, recon),
-                    "mse": float(np.mean((recon - held_out) ** 2)),
-                    "final_train_loss": final_loss,
-                    "finite": bool(np.isfinite(final_loss)),
-                    "train_seconds": seconds,
-                }
-                print(f"    SSIM {results[key]['ssim']:.3f}")
-                results[key]["_recon"] = recon[:10]
+                finished = units.done(key)
+                if finished is None:
+                    print(f"--- {key}")
+                    keras.utils.set_random_seed(args.seed)
+                    output = activation.split("-")[1]
+                    model = AE(*architectures.dense_autoencoder(x.shape[1:], args.latent_dim, output))
+                    model.compile(optimizer=make_optimizer(name), loss=make_loss(loss))
+                    start = time.perf_counter()
+                    history = units.train(key, model, x)
+                    seconds = time.perf_counter() - start
+                    recon = np.clip(_common.to_numpy(model.reconstruct(held_out, batch_size=1000)), 0.0, 1.0)
+                    final_loss = float(history["loss"][-1])
+                    result = {
+                        "activation": activation, "loss": loss, "optimizer": name,
+                        "ssim": _common.mean_metric(metrics.ssim, held_out, recon),
+                        "mse": float(np.mean((recon - held_out) ** 2)),
+                        "final_train_loss": final_loss,
+                        "finite": bool(np.isfinite(final_loss)),
+                        "train_seconds": seconds,
+                    }
+                    print(f"    SSIM {result['ssim']:.3f}")
+                    units.finish(key, result, {"recon": recon[:10]})
+                    recons[key] = recon[:10]
+                else:
+                    recons[key] = finished[1]["recon"]
+    results = units.results
     best = best_per_loss(results)
     for activation, per_loss in best.items():
         for loss, key in per_loss.items():
-            rows.append(results[key]["_recon"])
-    for r in results.values():
-        r.pop("_recon")
+            rows.append(recons[key])
     save_png(os.path.join(out, "grid_best.png"), image_grid(rows))
     note = _common.machine_note()
     _common.write_json(os.path.join(out, "metrics.json"), {

@@ -37,6 +37,7 @@ def run(args):
     from keras_recon.models import VAE
     from keras_recon.models import architectures
 
+    _common.check_resume(args)
     out = _common.run_folder(args.out, "robust")
     x, _, x_test, _ = _common.load_dataset(args.dataset, args.data_dir, seed=args.seed,
                                            limit=args.train_images, size=args.image_size)
@@ -45,17 +46,22 @@ def run(args):
     print(f"keras-recon robust: VAE (mlp, latent {args.latent_dim}) on {args.dataset} {x.shape[1:]}, "
           f"{len(x)} training images, {len(held_out)} validation images, colour {color}, backend "
           f"{keras.backend.backend()}; writing {out}")
-    results, rows = {}, [held_out[:10]]
+    units = _common.Units(out, args)
+    rows = [held_out[:10]]
     for representation in args.representations:
         for distribution in args.distributions:
             key = f"{representation}/{distribution}"
+            finished = units.done(key)
+            if finished is not None:
+                rows += [finished[1]["recon"], finished[1]["samples"]]
+                continue
             print(f"--- {key}")
             keras.utils.set_random_seed(args.seed)
             likelihood = make_likelihood(distribution, representation, color)
             model = VAE(*architectures.mlp(x.shape[1:], args.latent_dim), likelihood=likelihood, seed=args.seed)
             model.compile(optimizer=keras.optimizers.Adam(args.lr))
             start = time.perf_counter()
-            history = model.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+            history = units.train(key, model, x)
             seconds = time.perf_counter() - start
             nelbo = np.concatenate([
                 _common.to_numpy(model.negative_elbo(held_out[i : i + 500], seed=args.seed + i))
@@ -66,16 +72,17 @@ def run(args):
             r = {
                 "validation_negative_elbo": float(np.mean(nelbo)),
                 "validation_negative_elbo_sem": float(np.std(nelbo) / np.sqrt(len(nelbo))),
-                "final_train_loss": float(history.history["loss"][-1]),
+                "final_train_loss": float(history["loss"][-1]),
                 "mse": float(np.mean((recon - held_out) ** 2)),
                 "train_seconds": seconds,
             }
             shape = _shape_summary(likelihood)
             if shape:
                 r["shape"] = shape
-            results[key] = r
+            units.finish(key, r, {"recon": recon[:10], "samples": samples})
             rows += [recon[:10], samples]
             print(f"    validation -ELBO {r['validation_negative_elbo']:.1f} nats/image")
+    results = units.results
     save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
     note = _common.machine_note()
     _common.write_json(os.path.join(out, "metrics.json"), {

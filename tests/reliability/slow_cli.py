@@ -1,0 +1,22 @@
+"""`keras-recon` with a pause after every training step, so that a test can
+kill it in the middle of an epoch. Test-side only: the pause is patched in
+here, not in the library."""
+
+import sys
+import time
+
+from keras_recon import cli
+from keras_recon import training
+
+_original = training._Watch.on_train_batch_end
+
+
+def _slow(self, batch, logs=None):
+    _original(self, batch, logs)
+    time.sleep(0.05)
+
+
+training._Watch.on_train_batch_end = _slow
+
+if __name__ == "__main__":
+    cli.main(sys.argv[1:])
