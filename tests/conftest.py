@@ -10,3 +10,16 @@ def data_root():
     if not root or not os.path.isdir(root):
         pytest.skip("KERAS_RECON_DATA is not set to the datasets folder")
     return root
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints how many property-based cases ran on this backend."""
+    import sys
+
+    module = sys.modules.get("tests.reliability.test_properties")
+    if module is not None and module.CASES["count"]:
+        import keras
+
+        terminalreporter.write_line(
+            f"property-based cases run on {keras.backend.backend()}: {module.CASES['count']}"
+        )

@@ -107,6 +107,22 @@ class ScaledLikelihood(keras.layers.Layer):
             return self.scale_from_statistic(self.running_statistic)
         return self.scale_from_statistic(self.statistic(residual))
 
+    def _rescaled(self, residual):
+        """The residual divided by its largest magnitude, and that factor's log.
+
+        Only for the optimal mode, whose scale is a statistic of the batch:
+        the likelihood is unchanged by a common factor (`r / scale` and
+        `log scale` shift together), but the mean square of huge residuals
+        would overflow to inf and give inf / inf. The factor is a constant
+        to the gradient, which is therefore exact. Other modes are returned
+        as they are, with offset 0.
+        """
+        if self.mode != "optimal":
+            return residual, 0.0
+        peak = ops.stop_gradient(ops.max(ops.abs(residual)))
+        peak = ops.where(peak > 0, peak, ops.ones_like(peak))
+        return residual / peak, ops.log(peak)
+
     def _prepare(self, y_true, y_pred):
         y_true, y_pred = as_float32_pair(y_true, y_pred)
         residual = y_pred - y_true

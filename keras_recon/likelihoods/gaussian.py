@@ -77,8 +77,8 @@ class Gaussian(ScaledLikelihood):
         return ops.sqrt(ops.maximum(statistic, 1e-12))
 
     def call(self, y_true, y_pred):
-        residual = self._prepare(y_true, y_pred)
+        residual, log_peak = self._rescaled(self._prepare(y_true, y_pred))
         gamma = self.current_scale(residual)
         squared = residual_shape_sum(ops.square(residual))
         count = pixel_count(residual)
-        return squared / (2.0 * ops.square(gamma)) + count * (ops.log(gamma) + _HALF_LOG_2PI)
+        return squared / (2.0 * ops.square(gamma)) + count * (ops.log(gamma) + log_peak + _HALF_LOG_2PI)

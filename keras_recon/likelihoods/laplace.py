@@ -57,6 +57,7 @@ class Laplace(ScaledLikelihood):
 
     def call(self, y_true, y_pred):
         residual = self._prepare(y_true, y_pred)
+        residual, log_peak = self._rescaled(residual)
         b = self.current_scale(residual)
         absolute = residual_shape_sum(ops.abs(residual))
-        return absolute / b + pixel_count(residual) * (ops.log(b) + math.log(2.0))
+        return absolute / b + pixel_count(residual) * (ops.log(b) + log_peak + math.log(2.0))

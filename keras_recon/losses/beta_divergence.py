@@ -7,6 +7,7 @@ from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_non_negative
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses.i_divergence import generalized_kl
@@ -97,11 +98,19 @@ def beta_divergence(
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     check_non_negative("y_true", y_true)
     check_non_negative("y_pred", y_pred)
+    if beta > 1.0 and beta != 2.0:
+        _check_no_overflow(y_true, y_pred, beta)
     if beta == 2.0:
         values = 0.5 * ops.square(y_pred - y_true)
     elif beta == 1.0:
         values = generalized_kl(y_true, y_pred, epsilon)
     else:
+        if beta > 1.0:
+            # Past this bound the powers overflow float32 (eager inputs that
+            # large were refused above; traced ones are clipped to it so the
+            # value stays finite rather than inf - inf).
+            bound = math.exp(math.log(1e37) / beta)
+            y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
         log_y = ops.log(ops.maximum(y_true, epsilon))
         log_x = ops.log(ops.maximum(y_pred, epsilon))
         values = y_true * _power_difference(
@@ -109,6 +118,21 @@ def beta_divergence(
         )
         values = values - _power_difference(y_true, y_pred, log_y, log_x, beta)
     return reduce_per_sample(values, sample_reduction, out_dtype)
+
+
+def _check_no_overflow(y_true, y_pred, beta):
+    # For beta > 1 the terms y**beta / (beta (beta - 1)) and y x**(beta - 1) /
+    # (beta - 1) are each of size max**beta; past float32's range they are
+    # inf and their difference NaN. Refuse such inputs when eager (traced
+    # inputs cannot be inspected).
+    if is_traced(y_true) or is_traced(y_pred) or not ops.size(y_true):
+        return
+    peak = float(ops.convert_to_numpy(ops.maximum(ops.max(y_true), ops.max(y_pred))))
+    if beta * math.log(max(peak, 1e-300)) > math.log(1e37):
+        raise ValueError(
+            f"beta_divergence with beta={beta}: inputs as large as {peak:.3g} overflow float32 "
+            f"(peak**beta > 1e37); rescale the data (e.g. to [0, 1])."
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
