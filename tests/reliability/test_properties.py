@@ -16,7 +16,6 @@ the test session.
 
 import math
 
-import keras
 import ml_dtypes
 import numpy as np
 import pytest
