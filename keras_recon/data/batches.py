@@ -3,6 +3,8 @@ import math
 import keras
 import numpy as np
 
+from keras_recon.data._checks import check_images
+
 
 class ImageBatches(keras.utils.PyDataset):
     """Shuffled minibatches of in-memory images for `fit` on any backend.
@@ -33,6 +35,7 @@ class ImageBatches(keras.utils.PyDataset):
     def __init__(self, images, labels=None, batch_size=100, shuffle=True, seed=0, transform=None, **kwargs):
         super().__init__(**kwargs)
         self.images = np.asarray(images)
+        check_images("ImageBatches images", self.images, -np.inf, np.inf)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")

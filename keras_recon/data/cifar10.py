@@ -3,6 +3,8 @@ import pickle
 
 import numpy as np
 
+from keras_recon.data._checks import check_images
+from keras_recon.data._checks import check_labels
 from keras_recon.data._paths import resolve_dir
 
 _NPZ = "cifar10_lossless_subset.npz"
@@ -15,7 +17,9 @@ def load_cifar10(path=None, split="train"):
     version (`cifar-10-batches-py/data_batch_1..5`, `test_batch`, or those
     files directly in `path`), or an `.npz` with `x_train`, `y_train`,
     `x_test`, `y_test` as uint8 `(n, 32, 32, 3)` (the exact-pixel subset in
-    `../shared/datasets/cifar10` has this layout).
+    `../shared/datasets/cifar10` has this layout) or as floats in [0, 1].
+    NaN, infinity, values outside the range and labels outside 0..9 are
+    refused with the file and the index named.
 
     Args:
         path: The folder. Defaults to `None`, which reads
@@ -73,9 +77,16 @@ def _from_batches(folder, split):
 
 def _finish(source, x, y):
     x = np.asarray(x)
-    if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype != np.uint8:
-        raise ValueError(f"{source}: expected uint8 images (n, 32, 32, 3), found {x.dtype} {x.shape}")
+    if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or not (
+        x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"{source}: expected images (n, 32, 32, 3), uint8 or float in [0, 1]; found {x.dtype} {x.shape}"
+        )
     y = np.asarray(y).reshape(-1)
     if len(y) != len(x):
         raise ValueError(f"{source}: {len(x)} images but {len(y)} labels")
-    return x.astype("float32") / 255.0, y.astype("int64")
+    check_labels(source, y, 10)
+    if x.dtype == np.uint8:
+        return x.astype("float32") / 255.0, y.astype("int64")
+    return check_images(source, x, 0.0, 1.0).astype("float32"), y.astype("int64")

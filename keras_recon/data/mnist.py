@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from keras_recon.data._checks import check_labels
 from keras_recon.data._paths import resolve_dir
 
 _IMAGE_MAGIC, _LABEL_MAGIC = 2051, 2049
@@ -59,6 +60,7 @@ def load_idx_dataset(folder, split):
         raise ValueError(
             f"{image_file} and {label_file} disagree: images {images.shape}, labels {labels.shape}"
         )
+    check_labels(label_file, labels, 10)
     return images[..., None].astype("float32") / 255.0, labels.astype("int64")
 
 

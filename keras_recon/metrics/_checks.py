@@ -24,3 +24,23 @@ def as_float_images(images, name="images"):
             f"width[, channels]); received shape {tuple(images.shape)}"
         )
     return images
+
+
+def check_range(images, name, max_val=1.0):
+    """Refuses eager images far beyond `[0, max_val]` (0-255 data passed as 0-1).
+
+    Values up to `1.5 * max_val` in magnitude pass (reconstructions may
+    overshoot a little, and `[-1, 1]` data is documented for sharpness);
+    traced tensors cannot be inspected and pass unchecked.
+    """
+    from keras_recon.losses._common import is_traced
+
+    if is_traced(images) or not ops.size(images):
+        return images
+    peak = float(ops.convert_to_numpy(ops.max(ops.abs(images))))
+    if peak > 1.5 * max_val:
+        raise ValueError(
+            f"`{name}` reaches {peak:g}, far beyond the expected range [0, {max_val:g}]: "
+            "0-255 data? Divide by 255 (or pass `max_val=255` where the metric takes it)."
+        )
+    return images

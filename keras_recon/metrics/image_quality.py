@@ -3,6 +3,7 @@ import math
 from keras import ops
 
 from keras_recon.metrics._checks import as_float_images
+from keras_recon.metrics._checks import check_range
 
 
 def psnr(y_true, y_pred, *, max_val=1.0):
@@ -29,7 +30,7 @@ def psnr(y_true, y_pred, *, max_val=1.0):
     Returns:
         One PSNR per image, shape `(batch,)`.
     """
-    y_true = as_float_images(y_true, "y_true")
+    y_true = check_range(as_float_images(y_true, "y_true"), "y_true", max_val)
     y_pred = ops.cast(as_float_images(y_pred, "y_pred"), y_true.dtype)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         raise ValueError(

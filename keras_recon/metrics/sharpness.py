@@ -1,6 +1,7 @@
 from keras import ops
 
 from keras_recon.metrics._checks import as_float_images
+from keras_recon.metrics._checks import check_range
 
 # ITU-R 601 luma weights, as tf.image.rgb_to_grayscale uses in the WAE code.
 _LUMA = (0.2989, 0.587, 0.114)
@@ -32,7 +33,9 @@ def sharpness(images):
 
     Args:
         images: Float images in `[0, 1]`, shape `(batch, h, w, c)` with 1 or
-            3 channels, or `(batch, h, w)`.
+            3 channels, or `(batch, h, w)`. Integer images, other ranks and
+            (eager) values beyond 1.5 in magnitude, such as 0-255 data, are
+            a `ValueError`.
 
     Returns:
         One sharpness value per image, shape `(batch,)`.
@@ -42,7 +45,7 @@ def sharpness(images):
           Auto-Encoder", 2019](https://openreview.net/forum?id=rkglvsC9Ym),
           section 4; Tolstikhin et al., "Wasserstein Auto-Encoders", 2018.
     """
-    images = as_float_images(images)
+    images = check_range(as_float_images(images), "images")
     channels = images.shape[-1]
     if channels == 3:
         weights = ops.convert_to_tensor(_LUMA, dtype=images.dtype)

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_recon.metrics._checks import as_float_images
+from keras_recon.metrics._checks import check_range
 
 
 def ssim(y_true, y_pred, *, max_val=1.0, filter_size=11, filter_sigma=1.5):
@@ -28,8 +29,8 @@ def ssim(y_true, y_pred, *, max_val=1.0, filter_size=11, filter_sigma=1.5):
     Returns:
         One SSIM value per image pair, shape `(batch,)`.
     """
-    y_true = as_float_images(y_true, "y_true")
-    y_pred = as_float_images(y_pred, "y_pred")
+    y_true = check_range(as_float_images(y_true, "y_true"), "y_true", max_val)
+    y_pred = check_range(as_float_images(y_pred, "y_pred"), "y_pred", max_val)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         raise ValueError(
             "`y_true` and `y_pred` must have the same shape. Received: "
