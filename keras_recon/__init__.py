@@ -5,7 +5,8 @@ from keras_recon import data
 from keras_recon import losses
 from keras_recon import metrics
 from keras_recon import models
+from keras_recon import saving
 
 __version__ = "0.1.0"
 
-__all__ = ["callbacks", "data", "losses", "metrics", "models", "__version__"]
+__all__ = ["callbacks", "data", "losses", "metrics", "models", "saving", "__version__"]

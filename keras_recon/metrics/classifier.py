@@ -7,6 +7,8 @@ import os
 import keras
 import numpy as np
 
+from keras_recon.saving import load_model
+
 ARCHITECTURE_VERSION = "lenet-v2"
 FEATURE_LAYER = "features"
 
@@ -84,8 +86,11 @@ def load_or_train_classifier(dataset, x, y, *, cache_dir=None, epochs=10, verbos
     if os.path.exists(path) and os.path.exists(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
-        if meta.get("sha256") == _sha256(path):
-            return keras.models.load_model(path)
+        if meta.get("sha256") == _sha256(path) and meta.get("dataset") == dataset:
+            try:
+                return load_model(path)
+            except ValueError:
+                pass  # unreadable despite its checksum: retrain below
     model = train_classifier(x, y, epochs=epochs, verbose=verbose)
     tmp = path + ".tmp.keras"
     model.save(tmp)
