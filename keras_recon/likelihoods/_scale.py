@@ -57,6 +57,9 @@ class ScaledLikelihood(keras.layers.Layer):
     scale_name = "scale"
 
     def __init__(self, scale, initial_scale=1.0, **kwargs):
+        # A likelihood computes in float32 under any global policy: mixed
+        # precision must not autocast its scale and shape to float16.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if isinstance(scale, bool) or not (
             isinstance(scale, (int, float)) or scale in MODES[1:]

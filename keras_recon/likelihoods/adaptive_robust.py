@@ -68,6 +68,9 @@ class AdaptiveRobust(keras.layers.Layer):
     def __init__(self, alpha_lo=0.001, alpha_hi=1.999, alpha_init=None, scale_lo=1e-5,
                  scale_init=1.0, per_element=True, representation="pixels", color="rgb",
                  **kwargs):
+        # A likelihood computes in float32 under any global policy: mixed
+        # precision must not autocast its scale and shape to float16.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if representation != "pixels" or color != "rgb":
             represent(np.zeros((1, 8, 8, 3), "float32"), representation, color)  # validates

@@ -40,6 +40,9 @@ def _check_number_or_learned(name, value):
 class _LearnedScaleLikelihood(keras.layers.Layer):
     def __init__(self, scale="learned", initial_scale=1.0, per_element=False,
                  representation="pixels", color="rgb", **kwargs):
+        # A likelihood computes in float32 under any global policy: mixed
+        # precision must not autocast its scale and shape to float16.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.scale = _check_number_or_learned("scale", scale)
         self.initial_scale = float(initial_scale)

@@ -128,8 +128,12 @@ class ReconModel(LikelihoodOwner, keras.Model):
         """Batch mean of the per-sample reconstruction term.
 
         Uses the likelihood layer if the model has one, else `loss` if given,
-        else the compiled loss, else the squared error.
+        else the compiled loss, else the squared error. Always float32, so
+        that mixed-precision models sum their terms in float32.
         """
+        return ops.cast(self._reconstruction_term(y, x_hat, sample_weight, loss), "float32")
+
+    def _reconstruction_term(self, y, x_hat, sample_weight, loss):
         if self.likelihood is not None:
             return weighted_batch_mean(self.likelihood(y, x_hat), sample_weight)
         loss = self.loss if loss is None else loss

@@ -75,7 +75,8 @@ class TwoStageVAE(LikelihoodOwner, keras.Model):
         codes = []
         for i in range(0, len(x), batch_size):
             z_mean, z_log_var = self.first.encode(x[i : i + batch_size])
-            eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i)
+            eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i,
+                                      dtype=z_mean.dtype)
             codes.append(ops.convert_to_numpy(z_mean + ops.exp(0.5 * z_log_var) * eps))
         return np.concatenate(codes)
 

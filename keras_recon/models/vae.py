@@ -89,8 +89,10 @@ class VAE(ReconModel):
     def objective(self, y, y_pred, sample_weight=None, loss=None):
         """The terms of the objective: `{"loss", "reconstruction", "kl"}`."""
         reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight, loss)
+        # In float32 under mixed precision: exp(log_var) overflows float16.
         kl = weighted_batch_mean(
-            kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"]), sample_weight
+            kl_to_standard_normal(ops.cast(y_pred["z_mean"], "float32"), ops.cast(y_pred["z_log_var"], "float32")),
+            sample_weight,
         )
         total = self.reconstruction_weight * reconstruction + self.beta * kl
         return {"loss": total, "reconstruction": reconstruction, "kl": kl}

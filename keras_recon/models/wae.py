@@ -123,7 +123,8 @@ class WAE(ReconModel):
         y = x if y is None else y
         # Trackers weigh each batch by its size, as Keras's own loss tracker.
         batch = ops.shape(y)[0]
-        z = y_pred["z"]
+        # The MMD's pairwise distances in float32 under mixed precision.
+        z = ops.cast(y_pred["z"], "float32")
         reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight)
         prior = keras.random.normal(ops.shape(z), seed=self.seed_generator, dtype=z.dtype)
         mmd = mmd_imq(z, prior)
@@ -131,7 +132,7 @@ class WAE(ReconModel):
         self.mmd_tracker.update_state(mmd, sample_weight=batch)
         total = self.reconstruction_weight * reconstruction + self.mmd_weight * mmd
         if self.gaussian_encoder and self.log_var_penalty:
-            total = total + self.log_var_penalty * ops.mean(ops.abs(y_pred["z_log_var"]))
+            total = total + self.log_var_penalty * ops.mean(ops.abs(ops.cast(y_pred["z_log_var"], "float32")))
         return finish_total(self, total)
 
     @property

@@ -1,0 +1,113 @@
+"""Mixed precision: every model trains with every loss and likelihood.
+
+Under `mixed_float16` and `mixed_bfloat16` each model runs 200 optimizer
+steps (small MLPs on 8x8 downsampled real digits, batch 8) and must end
+with finite weights and a finite loss; the losses and likelihoods are shown
+to compute in float32 whatever the inputs' precision.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_recon import data
+from keras_recon import likelihoods
+from keras_recon import losses
+from keras_recon.models import AE
+from keras_recon.models import VAE
+from keras_recon.models import WAE
+from keras_recon.models import TwoStageVAE
+from keras_recon.models import architectures
+from tests.reliability.test_properties import SUBJECTS
+
+POLICIES = ("mixed_float16", "mixed_bfloat16")
+STEPS, BATCH = 200, 8
+
+LOSSES = {
+    "SquaredError": losses.SquaredError,
+    "AbsoluteError": losses.AbsoluteError,
+    "LogCosh": lambda: losses.LogCosh(a=100),
+    "IDivergence1": lambda: losses.IDivergence(direction=1),
+    "IDivergence2": lambda: losses.IDivergence(direction=2),
+    "BetaDivergence": lambda: losses.BetaDivergence(beta=0.5),
+    "GeneralRobust": lambda: losses.GeneralRobust(alpha=1.0, scale=0.1),
+}
+LIKELIHOODS = {
+    "Gaussian(learned)": lambda: likelihoods.Gaussian(gamma="learned"),
+    "Gaussian(computed)": lambda: likelihoods.Gaussian(gamma="computed"),
+    "Gaussian(optimal)": lambda: likelihoods.Gaussian(gamma="optimal"),
+    "Laplace(learned)": lambda: likelihoods.Laplace(b="learned"),
+    "StudentT": lambda: likelihoods.StudentT(),
+    "Cauchy": lambda: likelihoods.Cauchy(),
+    "AdaptiveRobust": lambda: likelihoods.AdaptiveRobust(),
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x = data.load_embedded_mnist()[0][: STEPS * BATCH]
+    # 8x8 by 3x3 average pooling of the 24x24 centre: real images, cheap steps.
+    return x[:, 2:26, 2:26, :].reshape(-1, 8, 3, 8, 3, 1).mean(axis=(2, 4))
+
+
+@pytest.fixture(params=POLICIES)
+def policy(request):
+    keras.config.set_dtype_policy(request.param)
+    yield request.param
+    keras.config.set_dtype_policy("float32")
+
+
+def _train(model, x, loss=None):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    history = model.fit(x, epochs=1, batch_size=BATCH, verbose=0)
+    assert model.compute_dtype in ("float16", "bfloat16")
+    assert np.isfinite(history.history["loss"][-1]), history.history
+    for v in model.trainable_variables:
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(v))), v.path
+    return history
+
+
+def _mlp(gaussian=True):
+    return architectures.mlp((8, 8, 1), 4, hidden=(32,), gaussian=gaussian)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_every_model_trains_with_every_loss(policy, loss, digits):
+    keras.utils.set_random_seed(0)
+    _train(AE(*_mlp(gaussian=False)), digits, LOSSES[loss]())
+    _train(VAE(*_mlp(), seed=0), digits, LOSSES[loss]())
+    _train(WAE(*_mlp(gaussian=False), seed=0), digits, LOSSES[loss]())
+
+
+@pytest.mark.parametrize("likelihood", sorted(LIKELIHOODS))
+def test_vae_trains_with_every_likelihood(policy, likelihood, digits):
+    keras.utils.set_random_seed(0)
+    _train(VAE(*_mlp(), likelihood=LIKELIHOODS[likelihood](), seed=0), digits)
+
+
+def test_two_stage_vae_trains_both_stages(policy, digits):
+    keras.utils.set_random_seed(0)
+    two = TwoStageVAE(VAE(*_mlp(), seed=0), VAE(*architectures.second_stage(4, inner_dim=16), seed=0))
+    _train(two, digits, losses.LogCosh(a=100))
+    two.second.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses.SquaredError())
+    history = two.fit_second_stage(digits, epochs=1, batch_size=BATCH, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
+@pytest.mark.parametrize("name", sorted(SUBJECTS))
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+def test_losses_and_likelihoods_compute_in_float32(name, half):
+    rng = np.random.default_rng(0)
+    y_true = rng.uniform(0.0, 1.0, (4, 6, 6, 1)).astype("float32")
+    y_pred = np.clip(y_true + rng.normal(0, 0.01, y_true.shape), 0.0, 1.0).astype("float32")
+    # The half-precision inputs, and the same values exactly in float32.
+    t16, p16 = keras.ops.cast(y_true, half), keras.ops.cast(y_pred, half)
+    t32, p32 = keras.ops.cast(t16, "float32"), keras.ops.cast(p16, "float32")
+    subject = SUBJECTS[name][0]()
+    low = subject(t16, p16)
+    assert keras.backend.standardize_dtype(low.dtype) == "float32", name
+    reference = SUBJECTS[name][0]()(t32, p32)
+    # Residuals of 1e-2 squared are near float16's resolution; computed in
+    # half precision these sums would be off by percents.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(low), keras.ops.convert_to_numpy(reference),
+                               rtol=1e-5, atol=1e-5)
