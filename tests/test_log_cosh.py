@@ -69,8 +69,9 @@ def test_surrogate_and_autodiff_agree_in_value_and_gradient(a):
     y_pred = rng.uniform(0, 1, (4, 7, 7, 1)).astype("float32")
     v1, g1 = value_and_grads(elementwise(a, True), y_true, y_pred)
     v2, g2 = value_and_grads(elementwise(a, False), y_true, y_pred)
-    # The surrogate adds exactly zero to the value.
-    np.testing.assert_array_equal(v1, v2)
+    # The same value expression; only float32 rounding of a differently
+    # fused computation may differ.
+    np.testing.assert_allclose(v1, v2, rtol=2e-7, atol=0)
     np.testing.assert_allclose(g1[1], g2[1], rtol=1e-6, atol=1e-7)
 
 

@@ -30,13 +30,12 @@ def log_cosh(
     precision where the first form would cancel. Half-precision inputs are computed and
     returned in float32.
 
-    With `surrogate_gradient=True` the gradient is delivered through the
-    `stop_gradient` surrogate of the paper, `t * stop_gradient(tanh(a t))`,
-    added to the exact value with zero net value; the gradient with respect
-    to `y_pred` is then exactly `tanh(a t)` (and `-tanh(a t)` with respect to
-    `y_true`). One `expm1` is shared between value and gradient. With
-    `surrogate_gradient=False` plain autodiff differentiates the value; both
-    give the same gradient.
+    With `surrogate_gradient=True` the gradient is the paper's surrogate,
+    `tanh(a t)` with respect to `y_pred` (and `-tanh(a t)` with respect to
+    `y_true`), which the paper writes with `stop_gradient`; here it is a
+    `keras.ops.custom_gradient`, which compiles to about half the time of
+    the `stop_gradient` form. With `surrogate_gradient=False` plain autodiff
+    differentiates the value; both give the same gradient.
 
     Example:
 
@@ -68,9 +67,17 @@ def log_cosh(
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     t = y_pred - y_true
+    if surrogate_gradient:
+        value = _surrogate(a)(t)
+    else:
+        value = _log_cosh_value(t, a)
+    return reduce_per_sample(value, sample_reduction, out_dtype)
+
+
+def _log_cosh_value(t, a):
     u = a * t
     abs_u = ops.abs(u)
-    # One expm1 serves value and gradient. With m = expm1(-2|u|):
+    # One expm1 serves both branches. With m = expm1(-2|u|):
     #   tanh|u| = -m / (2 + m),
     #   log cosh u = -log1p(-tanh(u)^2) / 2     (accurate for small |u|),
     #              = |u| + log1p(1 + m) - log 2  (cannot overflow),
@@ -79,15 +86,29 @@ def log_cosh(
     tanh_abs = -m / (2.0 + m)
     small = abs_u < 1.0
     log_term = ops.log1p(ops.where(small, -ops.square(tanh_abs), 1.0 + m))
-    value = ops.where(
-        small, -0.5 * log_term, abs_u + log_term - math.log(2.0)
-    ) / a
-    if surrogate_gradient:
-        tanh = ops.sign(u) * tanh_abs
-        value = ops.stop_gradient(value) + (
-            t - ops.stop_gradient(t)
-        ) * ops.stop_gradient(tanh)
-    return reduce_per_sample(value, sample_reduction, out_dtype)
+    return ops.where(small, -0.5 * log_term, abs_u + log_term - math.log(2.0)) / a
+
+
+def _surrogate(a):
+    """`t -> (1/a) log cosh(a t)` whose gradient is `tanh(a t)` by definition.
+
+    The paper writes this as `stop_gradient` arithmetic; as a custom
+    gradient the compiled step keeps nothing but `t` for the backward pass
+    and fuses `tanh` into it (measured 2.0x the squared error under
+    `jax.jit` against 4.6x for the `stop_gradient` form; see
+    `benchmarks/results/`).
+    """
+
+    @ops.custom_gradient
+    def log_cosh_surrogate(t):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return upstream * ops.tanh(a * t)
+
+        return _log_cosh_value(t, a), grad
+
+    return log_cosh_surrogate
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")

@@ -1,0 +1,101 @@
+"""Timing helpers shared by the benchmarks: compiled value-and-gradient per
+backend, medians of repeats after warm-up, and the machine note."""
+
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from experiments._record import machine_note  # noqa: F401  (re-exported)
+from experiments._record import write_json  # noqa: F401
+
+
+def value_and_grad_fn(fn, compiled=True):
+    """`step(y_true, y_pred)` -> (sum of fn, d/dy_pred), blocking until done.
+
+    JAX: `jax.jit(jax.value_and_grad)`; TensorFlow: `tf.function` with XLA
+    (`jit_compile=True`) when compiled, else eager; PyTorch: eager autograd
+    (`torch.compile` of Keras ops did not help on this CPU and takes minutes
+    to compile, so eager is what users run).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        grad = jax.value_and_grad(lambda yp, yt: jnp.sum(fn(yt, yp)))
+        grad = jax.jit(grad) if compiled else grad
+
+        def step(yt, yp):
+            value, g = grad(yp, yt)
+            g.block_until_ready()
+            return value
+
+        return step
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def raw(yt, yp):
+            with tf.GradientTape() as tape:
+                tape.watch(yp)
+                value = tf.reduce_sum(fn(yt, yp))
+            return value, tape.gradient(value, yp)
+
+        compiled_fn = tf.function(raw, jit_compile=True) if compiled else raw
+
+        def step(yt, yp):
+            value, g = compiled_fn(yt, yp)
+            g.numpy()
+            return value
+
+        return step
+    import torch
+
+    def step(yt, yp):
+        yp = yp.detach().requires_grad_(True)
+        value = fn(yt, yp).sum()
+        value.backward()
+        yp.grad.cpu()
+        return value
+
+    return step
+
+
+def to_backend(x):
+    return keras.ops.convert_to_tensor(x)
+
+
+def median_seconds(step, *args, repeats=7, warmup=2, inner=5):
+    for _ in range(warmup):
+        step(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            step(*args)
+        times.append((time.perf_counter() - start) / inner)
+    return statistics.median(times)
+
+
+def interleaved_ratios(steps, args, rounds=5, **kwargs):
+    """Median time of each step, measured in interleaved rounds.
+
+    Each round times every step once (after the warm-up), so slow drifts of
+    a shared machine hit all of them alike; the result per step is the
+    median over rounds.
+    """
+    per = {name: [] for name in steps}
+    for name, step in steps.items():
+        median_seconds(step, *args, repeats=1, warmup=2, inner=1)
+    for _ in range(rounds):
+        for name, step in steps.items():
+            per[name].append(median_seconds(step, *args, warmup=0, **kwargs))
+    return {name: statistics.median(v) for name, v in per.items()}
+
+
+def random_pair(shape, seed=0, non_negative=True):
+    rng = np.random.default_rng(seed)
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_pred = np.clip(y_true + rng.normal(0, 0.1, shape), 1e-3, 1).astype("float32")
+    return y_true, y_pred

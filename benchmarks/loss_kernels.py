@@ -1,0 +1,100 @@
+"""Loss kernels, forward plus backward, as a ratio to the squared error.
+
+    KERAS_BACKEND=jax python -m benchmarks.loss_kernels
+    KERAS_BACKEND=tensorflow python -m benchmarks.loss_kernels
+    KERAS_BACKEND=torch python -m benchmarks.loss_kernels
+
+Writes `benchmarks/results/loss_kernels_<backend>.{json,md}`. Each figure
+is the median over interleaved rounds of the time of `value_and_grad`
+(compiled where the backend compiles: `jax.jit`, `tf.function(jit_compile=True)`;
+eager on PyTorch, and eager TensorFlow as a second column), divided by the
+squared error's time measured in the same run.
+"""
+
+import argparse
+import os
+
+import keras
+from keras import ops
+
+from benchmarks import _harness
+from keras_recon import likelihoods
+from keras_recon import losses
+
+SHAPES = {"(256, 64, 64, 3)": (256, 64, 64, 3), "(100, 784)": (100, 784)}
+TARGETS = {"AbsoluteError": 1.1, "LogCosh(a=100)": 3.0, "IDivergence(2)": 3.0, "IDivergence(1)": 3.0,
+           "BetaDivergence(0.5)": 3.0, "GeneralRobust(alpha=1)": 3.0, "AdaptiveRobust NLL": 6.0,
+           "keras.losses.LogCosh(a t)/a": None, "LogCosh(a=100) autodiff": None}
+
+
+def subjects(shape):
+    keras_logcosh = keras.losses.LogCosh(reduction=None)
+    adaptive = likelihoods.AdaptiveRobust()
+    adaptive.build(shape)
+
+    def keras_reference(yt, yp):
+        # Keras's own log-cosh on a*t, over the last axis, divided by a.
+        return keras_logcosh(100.0 * yt, 100.0 * yp) / 100.0
+
+    return {
+        "SquaredError": losses.squared_error,
+        "AbsoluteError": losses.absolute_error,
+        "LogCosh(a=100)": lambda yt, yp: losses.log_cosh(yt, yp, a=100.0),
+        "LogCosh(a=100) autodiff": lambda yt, yp: losses.log_cosh(yt, yp, a=100.0, surrogate_gradient=False),
+        "keras.losses.LogCosh(a t)/a": keras_reference,
+        "IDivergence(2)": lambda yt, yp: losses.i_divergence(yt, yp, direction=2),
+        "IDivergence(1)": lambda yt, yp: losses.i_divergence(yt, yp, direction=1),
+        "BetaDivergence(0.5)": lambda yt, yp: losses.beta_divergence(yt, yp, beta=0.5),
+        "GeneralRobust(alpha=1)": lambda yt, yp: losses.general_robust(yt, yp, alpha=1.0),
+        # Value and gradient in y_pred only; the layer's alpha and scale
+        # gradients are part of the training step benchmark.
+        "AdaptiveRobust NLL": lambda yt, yp: adaptive(yt, yp),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = parser.parse_args()
+    backend = keras.backend.backend()
+    modes = {"jax": ["compiled"], "tensorflow": ["compiled", "eager"], "torch": ["eager"]}[backend]
+    rows = {}
+    for label, shape in SHAPES.items():
+        yt, yp = (_harness.to_backend(a) for a in _harness.random_pair(shape))
+        for mode in modes:
+            fns = subjects(shape)
+            steps = {name: _harness.value_and_grad_fn(fn, compiled=mode == "compiled") for name, fn in fns.items()}
+            seconds = _harness.interleaved_ratios(steps, (yt, yp), rounds=args.rounds, repeats=3, inner=3)
+            base = seconds["SquaredError"]
+            for name, s in seconds.items():
+                rows.setdefault(name, {})[f"{label} {mode}"] = {"seconds": s, "ratio": s / base}
+            print(label, mode, {k: round(v / base, 2) for k, v in seconds.items()})
+    note = _harness.machine_note()
+    _harness.write_json(os.path.join(args.out, f"loss_kernels_{backend}.json"),
+                        {"machine": note, "targets": TARGETS, "rows": rows})
+    columns = list(next(iter(rows.values())))
+    lines = [f"# Loss kernels on {backend}: forward + backward, ratio to SquaredError", "",
+             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
+             f"Command: `{note['command']}`. Median over {args.rounds} interleaved rounds; "
+             "SquaredError's own time in the first row.", "",
+             "| loss | target | " + " | ".join(columns) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    for name, cells in rows.items():
+        target = TARGETS.get(name)
+        if name == "SquaredError":
+            values = [f"{cells[c]['seconds'] * 1e3:.3f} ms" for c in columns]
+        else:
+            values = []
+            for c in columns:
+                ratio = cells[c]["ratio"]
+                miss = target is not None and ratio > target
+                values.append(f"{ratio:.2f}x" + (" (missed)" if miss else ""))
+        lines.append(f"| {name} | {'' if target is None else f'<= {target}x'} | " + " | ".join(values) + " |")
+    with open(os.path.join(args.out, f"loss_kernels_{backend}.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
