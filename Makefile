@@ -33,7 +33,7 @@ test: $(STAMP)
 	done; exit $$status
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check keras_recon tests examples
+	$(VENV)/bin/ruff check keras_recon tests examples benchmarks experiments
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

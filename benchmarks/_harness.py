@@ -50,7 +50,6 @@ def value_and_grad_fn(fn, compiled=True):
             return value
 
         return step
-    import torch
 
     def step(yt, yp):
         yp = yp.detach().requires_grad_(True)

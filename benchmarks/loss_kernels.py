@@ -15,7 +15,6 @@ import argparse
 import os
 
 import keras
-from keras import ops
 
 from benchmarks import _harness
 from keras_recon import likelihoods
