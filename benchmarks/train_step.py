@@ -1,0 +1,94 @@
+"""End to end: the seed 000 VAE (MLP) training step with each loss, as a
+ratio to the same step with the squared error, on one backend.
+
+    KERAS_BACKEND=jax python -m benchmarks.train_step
+
+Each model trains on the first 10,000 digits of MNIST (`--data-dir`, or
+`$KERAS_RECON_DATA/mnist`; the 5,000 embedded digits otherwise) with batch
+100 and Adam; one epoch warms up (compilation), then the median over
+`--rounds` interleaved epochs of the time per step is taken. Writes
+`benchmarks/results/train_step_<backend>.{json,md}`.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+import keras
+
+from benchmarks import _harness
+from keras_recon import data
+from keras_recon import likelihoods
+from keras_recon import losses
+from keras_recon.models import VAE
+from keras_recon.models import architectures
+
+TARGET = 1.15
+
+
+def candidates():
+    return {
+        "SquaredError": lambda: (losses.SquaredError(), None),
+        "AbsoluteError": lambda: (losses.AbsoluteError(), None),
+        "LogCosh(a=100)": lambda: (losses.LogCosh(a=100), None),
+        "IDivergence(2)": lambda: (losses.IDivergence(direction=2), None),
+        "BetaDivergence(0.5)": lambda: (losses.BetaDivergence(beta=0.5), None),
+        "GeneralRobust(alpha=1)": lambda: (losses.GeneralRobust(alpha=1.0, scale=0.1), None),
+        "Gaussian(gamma=computed)": lambda: (None, likelihoods.Gaussian(gamma="computed")),
+        "AdaptiveRobust (per pixel)": lambda: (None, likelihoods.AdaptiveRobust()),
+    }
+
+
+def load(data_dir):
+    try:
+        x, _ = data.load_mnist(data_dir, "train")
+        return x[:10000], "MNIST (first 10,000 training digits)"
+    except (FileNotFoundError, ValueError):
+        return data.load_embedded_mnist()[0], "embedded MNIST (5,000 digits)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = parser.parse_args()
+    x, source = load(args.data_dir)
+    steps = len(x) // 100
+    models = {}
+    for name, make in candidates().items():
+        keras.utils.set_random_seed(0)
+        loss, likelihood = make()
+        model = VAE(*architectures.mlp((28, 28, 1), 8), likelihood=likelihood, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        model.fit(x, epochs=1, batch_size=100, verbose=0)  # compile and warm up
+        models[name] = model
+    times = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(x, epochs=1, batch_size=100, verbose=0, shuffle=False)
+            times[name].append((time.perf_counter() - start) / steps)
+    seconds = {name: statistics.median(v) for name, v in times.items()}
+    base = seconds["SquaredError"]
+    backend = keras.backend.backend()
+    note = _harness.machine_note()
+    rows = {name: {"ms_per_step": s * 1e3, "ratio": s / base} for name, s in seconds.items()}
+    _harness.write_json(os.path.join(args.out, f"train_step_{backend}.json"),
+                        {"machine": note, "data": source, "target": TARGET, "rows": rows})
+    lines = [f"# VAE (MLP) training step on {backend}, ratio to the squared error", "",
+             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
+             f"Command: `{note['command']}`. {source}, batch 100, Adam, `model.fit`; median of "
+             f"{args.rounds} interleaved epochs after a warm-up epoch. Target: at most {TARGET}x.", "",
+             "| reconstruction term | ms / step | ratio |", "| --- | --- | --- |"]
+    for name, r in rows.items():
+        miss = " (missed)" if r["ratio"] > TARGET else ""
+        lines.append(f"| {name} | {r['ms_per_step']:.2f} | {r['ratio']:.2f}x{miss} |")
+    with open(os.path.join(args.out, f"train_step_{backend}.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
