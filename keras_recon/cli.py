@@ -165,23 +165,7 @@ def _resume_flags(p):
 
 
 def _load(args):
-    from keras_recon import data
-
-    if args.dataset == "embedded":
-        x, y = data.load_embedded_mnist()
-        order = np.random.default_rng(args.seed).permutation(len(x))
-        split = int(0.9 * len(x))
-        return x[order[:split]], y[order[:split]], x[order[split:]], y[order[split:]]
-    load = data.load_mnist if args.dataset == "mnist" else data.load_fashion_mnist
-    x, y = load(args.data_dir, "train")
-    xt, yt = load(args.data_dir, "test")
-    return x, y, xt, yt
-
-
-def _limit(args, x, y, xt, yt):
-    if args.train_images:
-        x, y = x[: args.train_images], y[: args.train_images]
-    return x, y, xt, yt
+    return _common.load_dataset(args.dataset, args.data_dir, seed=args.seed, limit=args.train_images)
 
 
 def _loss(name, a):
@@ -206,7 +190,7 @@ def compare(args):
 
     _common.check_resume(args)
     out = _common.run_folder(args.out, "compare")
-    x, y, x_test, y_test = _limit(args, *_load(args))
+    x, y, x_test, y_test = _load(args)
     n = min(args.eval_images, len(x_test))
     held_out = x_test[:n]
     print(f"keras-recon compare: {args.model.upper()} ({args.arch}) on {args.dataset}, "
