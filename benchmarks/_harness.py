@@ -98,3 +98,26 @@ def random_pair(shape, seed=0, non_negative=True):
     y_true = rng.uniform(0, 1, shape).astype("float32")
     y_pred = np.clip(y_true + rng.normal(0, 0.1, shape), 1e-3, 1).astype("float32")
     return y_true, y_pred
+
+
+def note_line(note):
+    """The machine, versions and command, as one sentence for a table."""
+    versions = ", ".join(f"{k} {v}" for k, v in note["versions"].items())
+    return f"{note['date']}, {note['machine']}, {versions}. Command: `{note['command']}`."
+
+
+def write_markdown(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def rss_mib():
+    """(current, peak) resident memory of this process in MiB (Linux)."""
+    fields = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]

@@ -130,6 +130,35 @@ def test_feature_statistics_stream_equals_whole_set():
     np.testing.assert_allclose(stats.covariance, np.cov(f, rowvar=False), rtol=1e-9, atol=1e-12)
 
 
+def test_feature_statistics_use_one_blas_thread_and_restore_the_rest(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from keras_recon.metrics import frechet
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    inside, limit = [], frechet._one_blas_thread
+
+    class Recording:
+        def __enter__(self):
+            self.context = limit()
+            self.context.__enter__()
+            inside.append(blas_threads())
+
+        def __exit__(self, *exc):
+            return self.context.__exit__(*exc)
+
+    monkeypatch.setattr(frechet, "_one_blas_thread", Recording)
+    before = blas_threads()
+    stats = metrics.FeatureStatistics()
+    stats.update(np.ones((4, 3)))
+    stats.update(np.zeros((4, 3)))
+    assert len(inside) == 2 and all(set(t) <= {1} for t in inside)
+    assert blas_threads() == before
+    assert stats.count == 8
+
+
 def test_classifier_fid_is_zero_on_itself_and_grows_with_noise(tmp_path, data_root):
     x, y = data.load_mnist(f"{data_root}/mnist", split="test")
     clf = metrics.load_or_train_classifier(
