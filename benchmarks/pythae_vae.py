@@ -19,6 +19,7 @@ Writes `benchmarks/results/pythae_vae_<backend>.{json,md}`.
 """
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import statistics
@@ -118,7 +119,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     try:
-        import pythae
+        import pythae  # noqa: F401
     except ImportError as error:
         raise SystemExit(f"pythae is not installed ({error}); run: pip install -e \".[bench]\"") from None
     x, source = load(args.data_dir)
@@ -128,7 +129,7 @@ def main():
     speed = ms["pythae"] / ms["keras_recon"]  # > 1: keras_recon faster
     backend = keras.backend.backend()
     note = _harness.machine_note()
-    note["versions"]["pythae"] = pythae.__version__ if hasattr(pythae, "__version__") else "0.1.2"
+    note["versions"]["pythae"] = importlib.metadata.version("pythae")
     _harness.write_json(os.path.join(args.out, f"pythae_vae_{backend}.json"), {
         "machine": note, "data": source, "ms_per_step": ms, "keras_recon_speed_relative_to_pythae": speed})
     lines = [f"# keras_recon ({backend}) against pythae", "", _harness.note_line(note) +
