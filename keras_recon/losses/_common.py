@@ -60,20 +60,30 @@ def is_traced(x):
     return False
 
 
-def check_non_negative(name, x):
-    """Raises `ValueError` if an eager tensor holds a negative value.
+def check_non_negative(y_true, y_pred):
+    """Raises `ValueError` if an eager `y_true` or `y_pred` holds a negative
+    value; returns the largest value of either (`None` when traced or empty).
 
-    Traced tensors (inside `jit`, `tf.function` or `torch.compile`) cannot be
-    inspected; for them the check is skipped, as documented by the losses.
+    The minima and the maximum are read back in one transfer: on eager
+    backends every read-back waits for the device. Traced tensors (inside
+    `jit`, `tf.function` or `torch.compile`) cannot be inspected; for them
+    the check is skipped, as documented by the losses.
     """
-    if is_traced(x):
-        return
-    smallest = float(ops.convert_to_numpy(ops.min(x))) if ops.size(x) else 0.0
-    if smallest < 0:
-        raise ValueError(
-            f"`{name}` must be non-negative, but its smallest value is "
-            f"{smallest!r}."
+    if is_traced(y_true) or is_traced(y_pred) or not ops.size(y_true):
+        return None
+    smallest_true, smallest_pred, peak = (
+        float(v)
+        for v in ops.convert_to_numpy(
+            ops.stack([ops.min(y_true), ops.min(y_pred), ops.maximum(ops.max(y_true), ops.max(y_pred))])
         )
+    )
+    for name, smallest in (("y_true", smallest_true), ("y_pred", smallest_pred)):
+        if smallest < 0:
+            raise ValueError(
+                f"`{name}` must be non-negative, but its smallest value is "
+                f"{smallest!r}."
+            )
+    return peak
 
 
 def prepare(y_true, y_pred):

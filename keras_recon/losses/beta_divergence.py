@@ -7,7 +7,6 @@ from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_non_negative
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
-from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses.i_divergence import generalized_kl
@@ -97,10 +96,9 @@ def beta_divergence(
     epsilon = check_positive("epsilon", epsilon)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    check_non_negative("y_true", y_true)
-    check_non_negative("y_pred", y_pred)
-    if beta > 1.0 and beta != 2.0:
-        _check_no_overflow(y_true, y_pred, beta)
+    peak = check_non_negative(y_true, y_pred)
+    if peak is not None and beta > 1.0 and beta != 2.0:
+        _check_no_overflow(peak, beta)
     if beta == 2.0:
         values = 0.5 * ops.square(y_pred - y_true)
     elif beta == 1.0:
@@ -150,14 +148,11 @@ def _general_divergence(beta, epsilon):
     return divergence
 
 
-def _check_no_overflow(y_true, y_pred, beta):
+def _check_no_overflow(peak, beta):
     # For beta > 1 the terms y**beta / (beta (beta - 1)) and y x**(beta - 1) /
     # (beta - 1) are each of size max**beta; past float32's range they are
     # inf and their difference NaN. Refuse such inputs when eager (traced
     # inputs cannot be inspected).
-    if is_traced(y_true) or is_traced(y_pred) or not ops.size(y_true):
-        return
-    peak = float(ops.convert_to_numpy(ops.maximum(ops.max(y_true), ops.max(y_pred))))
     if beta * math.log(max(peak, 1e-300)) > math.log(1e37):
         raise ValueError(
             f"beta_divergence with beta={beta}: inputs as large as {peak:.3g} overflow float32 "

@@ -80,8 +80,7 @@ def i_divergence(
     epsilon = check_positive("epsilon", epsilon)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    check_non_negative("y_true", y_true)
-    check_non_negative("y_pred", y_pred)
+    check_non_negative(y_true, y_pred)
     if direction == 1:
         values = generalized_kl(y_pred, y_true, epsilon)
     else:

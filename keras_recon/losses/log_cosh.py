@@ -6,6 +6,7 @@ from keras import ops
 from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -24,10 +25,12 @@ def log_cosh(
 
     It behaves as `0.5 * a * t**2` near zero and as `|t| - log(2) / a` for
     large `|t|`, so `a` sets where the loss turns from L2 into L1. With
-    `u = a t`, the value is computed as `|u| + softplus(-2 |u|) - log 2` for
-    `|u| >= 1`, which cannot overflow for any finite `u`, and as
-    `-log1p(-tanh(u)^2) / 2` for `|u| < 1`, which keeps full relative
-    precision where the first form would cancel. Half-precision inputs are computed and
+    `u = a t`, the value is computed in one of two exact forms that keep full
+    relative precision for tiny `|u|` (where `log(cosh(u))` rounds to 0) and
+    cannot overflow for any finite `u`: eagerly as `log1p(2 sinh(u/2)^2)`
+    with `|u|` capped at 20 and the excess added linearly (fewest kernels),
+    and compiled from one `expm1(-2|u|)` shared by the small- and
+    large-argument branches (fewest transcendental functions). Half-precision inputs are computed and
     returned in float32.
 
     With `surrogate_gradient=True` the gradient is the paper's surrogate,
@@ -75,8 +78,20 @@ def log_cosh(
 
 
 def _log_cosh_value(t, a):
-    u = a * t
-    abs_u = ops.abs(u)
+    """`(1/a) log cosh(a t)`, in whichever exact form is cheaper here.
+
+    Compiled (`jax.jit`, `tf.function`), XLA fuses every elementwise
+    operation into one pass, so the form with the fewest transcendental
+    functions wins; eager (PyTorch, eager TensorFlow), every operation is a
+    kernel and a pass over memory, so the form with the fewest operations
+    wins. Both keep full relative precision (`benchmarks/loss_kernels.py`).
+    """
+    if is_traced(t):
+        return _few_transcendentals(ops.abs(a * t)) / a
+    return _few_operations(ops.abs(a * t)) / a
+
+
+def _few_transcendentals(abs_u):
     # One expm1 serves both branches. With m = expm1(-2|u|):
     #   tanh|u| = -m / (2 + m),
     #   log cosh u = -log1p(-tanh(u)^2) / 2     (accurate for small |u|),
@@ -86,7 +101,22 @@ def _log_cosh_value(t, a):
     tanh_abs = -m / (2.0 + m)
     small = abs_u < 1.0
     log_term = ops.log1p(ops.where(small, -ops.square(tanh_abs), 1.0 + m))
-    return ops.where(small, -0.5 * log_term, abs_u + log_term - math.log(2.0)) / a
+    return ops.where(small, -0.5 * log_term, abs_u + log_term - math.log(2.0))
+
+
+def _few_operations(abs_u):
+    # log cosh u = log1p(2 sinh(u/2)^2), since cosh u - 1 = 2 sinh(u/2)^2:
+    # no cancellation for small |u| (sinh and log1p keep relative
+    # precision). sinh^2 would overflow float32 past |u| ~ 88, and autodiff
+    # through it would pass gradients as small as 1/sinh^2, which XLA flushes
+    # to zero; so |u| is capped at 20, past which log cosh u is |u| - log 2
+    # to within e^-40 (below float64's precision), and the excess is added
+    # back linearly. Eight elementwise operations.
+    capped = ops.minimum(abs_u, _CAP)
+    return ops.log1p(2.0 * ops.square(ops.sinh(0.5 * capped))) + (abs_u - capped)
+
+
+_CAP = 20.0
 
 
 def _surrogate(a):
