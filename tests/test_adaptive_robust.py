@@ -117,6 +117,26 @@ def test_nll_and_every_gradient_finite_over_the_parameter_range():
     assert all(np.all(np.isfinite(g)) for g in grads)
 
 
+@pytest.mark.parametrize("bounds", [(0.001, 1.999), (0.0, 3.0), (0.5, 1.5)])
+def test_nll_skipping_special_cases_outside_the_range_equals_the_full_rho(bounds):
+    # The layer builds rho's special-value cases only for values inside its
+    # alpha range; the result must be the full case analysis's.
+    layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=bounds[1])
+    rng = np.random.default_rng(2)
+    y_true = rng.uniform(size=(6, 40)).astype("float32")
+    y_pred = (y_true + rng.normal(scale=0.3, size=(6, 40))).astype("float32")
+    layer.build(y_true.shape)
+    latent = rng.uniform(-4, 4, (40,)).astype("float32")
+    if bounds == (0.0, 3.0):
+        latent[:2] = [-200.0, -200.0]  # sigmoid rounds to 0: alpha exactly 0
+    layer.alpha_latent.assign(latent)
+    alpha, scale = to_numpy(layer.alpha()), to_numpy(layer.scale())
+    full = ops.sum(robust_rho(y_pred - y_true, alpha, scale) + ops.log(scale) + log_partition(alpha), axis=1)
+    np.testing.assert_allclose(to_numpy(layer(y_true, y_pred)), to_numpy(full), rtol=1e-6)
+    if bounds == (0.0, 3.0):
+        assert alpha[0] == 0.0
+
+
 class FitDistribution(keras.Model):
     """Fits one shared alpha and scale to samples by maximum likelihood."""
 

@@ -8,7 +8,7 @@ from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
 from keras_recon.likelihoods.representations import represent
-from keras_recon.losses.general_robust import rho
+from keras_recon.losses.general_robust import rho_of_tensor_alpha
 
 
 def _inverse_softplus(y):
@@ -126,7 +126,11 @@ class AdaptiveRobust(keras.layers.Layer):
         # log Z depends on alpha alone: evaluate it once per alpha (a scalar or
         # the sample-shaped map), not once per element of the batch, and let
         # broadcasting spread it.
-        per_element = rho(y_pred - y_true, alpha, scale) + ops.log(scale) + log_partition(alpha)
+        # alpha stays within [alpha_lo, alpha_hi]: only the special values of
+        # rho inside that range need their own cases (none by default).
+        specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
+        z = ops.square((y_pred - y_true) / scale)
+        per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
         return residual_shape_sum(per_element)
 
     def get_config(self):

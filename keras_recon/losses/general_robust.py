@@ -111,27 +111,34 @@ def rho(x, alpha, scale):
             return _rho_pos_inf(z)
         return _rho_general(z, alpha, abs(alpha - 2.0))
 
+    return rho_of_tensor_alpha(z, alpha)
+
+
+_CASES = ((2.0, _rho_two), (0.0, _rho_zero), (math.inf, _rho_pos_inf), (-math.inf, _rho_neg_inf))
+
+
+def rho_of_tensor_alpha(z, alpha, special_alphas=(-math.inf, 0.0, 2.0, math.inf)):
+    """`rho` of `z = (x / c)^2` for a tensor `alpha`, elementwise.
+
+    The general form is computed with safe divisors, and each special value
+    in `special_alphas` that `alpha` may take gets its own closed form,
+    picked with `where`. A caller that knows `alpha`'s range (the adaptive
+    likelihood keeps it inside its bounds) lists only the special values in
+    that range and skips the others' full-size passes.
+    """
     alpha = ops.cast(alpha, z.dtype)
-    is_inf = ops.isinf(alpha)
-    finite_alpha = ops.where(is_inf, ops.ones_like(alpha), alpha)
+    finite_alpha = alpha
+    if any(math.isinf(v) for v in special_alphas):
+        finite_alpha = ops.where(ops.isinf(alpha), ops.ones_like(alpha), alpha)
     beta_safe = ops.maximum(_EPS, ops.abs(finite_alpha - 2.0))
     alpha_safe = ops.where(finite_alpha >= 0, 1.0, -1.0) * ops.maximum(
         _EPS, ops.abs(finite_alpha)
     )
-    general = _rho_general(z, alpha_safe, beta_safe)
-    return ops.where(
-        alpha == -math.inf,
-        _rho_neg_inf(z),
-        ops.where(
-            alpha == math.inf,
-            _rho_pos_inf(z),
-            ops.where(
-                alpha == 0.0,
-                _rho_zero(z),
-                ops.where(alpha == 2.0, _rho_two(z), general),
-            ),
-        ),
-    )
+    value = _rho_general(z, alpha_safe, beta_safe)
+    for special, case in _CASES:  # innermost first
+        if special in special_alphas:
+            value = ops.where(alpha == special, case(z), value)
+    return value
 
 
 def general_robust(
