@@ -117,11 +117,16 @@ def run_folder(out, command):
     return out
 
 
-def machine_note():
-    """Machine, versions and the command line, for every results file."""
+def machine_note(command=None):
+    """Machine, versions and the command line, for every results file.
+
+    `command` defaults to the `keras-recon` command line of this process.
+    """
     import keras
 
     backend = keras.backend.backend()
+    if command is None:
+        command = f"KERAS_BACKEND={backend} keras-recon " + " ".join(sys.argv[1:])
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -129,7 +134,7 @@ def machine_note():
         "python": platform.python_version(),
         "backend": backend,
         "versions": {"keras": keras.__version__, module: __import__(module).__version__},
-        "command": f"KERAS_BACKEND={backend} keras-recon " + " ".join(sys.argv[1:]),
+        "command": command,
     }
 
 
