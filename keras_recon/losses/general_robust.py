@@ -183,7 +183,9 @@ def general_robust(
     if isinstance(scale, (int, float)):
         check_positive("scale", scale)
     check_sample_reduction(sample_reduction)
-    y_true, y_pred, out_dtype = prepare(y_true, y_pred)
+    # A tensor alpha or scale may broadcast against the image shape.
+    scalars = all(isinstance(v, (int, float)) or len(getattr(v, "shape", ())) == 0 for v in (alpha, scale))
+    y_true, y_pred, out_dtype = prepare(y_true, y_pred, flatten=scalars)
     values = rho(y_pred - y_true, alpha, scale)
     return reduce_per_sample(values, sample_reduction, out_dtype)
 
