@@ -1,6 +1,7 @@
 """Timing helpers shared by the benchmarks: compiled value-and-gradient per
 backend, medians of repeats after warm-up, and the machine note."""
 
+import os
 import statistics
 import time
 
@@ -107,6 +108,7 @@ def note_line(note):
 
 
 def write_markdown(path, lines):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -97,7 +97,9 @@ def mean_metric(fn, *arrays):
 
 
 def write_json(path, payload):
-    """Writes JSON through a temporary file and a rename: never half-written."""
+    """Writes JSON through a temporary file and a rename: never half-written.
+    Creates the file's folder if it is missing."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=2)
@@ -105,6 +107,7 @@ def write_json(path, payload):
 
 
 def write_text(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
