@@ -282,3 +282,17 @@ def test_heavy_tailed_representation_models_the_transformed_residual(representat
     np.testing.assert_allclose(to_numpy(transformed(y_true, y_pred)), to_numpy(expected), rtol=1e-5)
     with pytest.raises(ValueError, match="representation"):
         Cauchy(representation="fourier")
+
+
+def test_likelihoods_flatten_images_and_their_per_element_maps_together():
+    from keras_recon.likelihoods._scale import flatten_samples
+
+    y_true, y_pred = pair(shape=(4, 6, 6, 1))
+    scale_map = np.arange(36, dtype="float32").reshape(6, 6, 1)
+    t, p, s, c = flatten_samples(y_true, y_pred, scale_map, np.float32(2.0))
+    assert tuple(t.shape) == tuple(p.shape) == (4, 36) and tuple(s.shape) == (36,)
+    np.testing.assert_array_equal(to_numpy(s), scale_map.reshape(36))
+    np.testing.assert_array_equal(to_numpy(p), y_pred.reshape(4, 36))
+    # A map of another shape (broadcasting over channels only) keeps them all as they are.
+    kept = flatten_samples(y_true, y_pred, np.ones((1, 1, 1), "float32"))
+    assert [tuple(k.shape) for k in kept] == [(4, 6, 6, 1), (4, 6, 6, 1), (1, 1, 1)]

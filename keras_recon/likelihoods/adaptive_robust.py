@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_recon.likelihoods._scale import as_float32_pair
+from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
 from keras_recon.likelihoods.representations import represent
@@ -123,7 +124,7 @@ class AdaptiveRobust(keras.layers.Layer):
             y_true = represent(y_true, self.representation, self.color)
             y_pred = represent(y_pred, self.representation, self.color)
         alpha, scale = self.alpha(), self.scale()
-        y_true, y_pred, alpha, scale = _flatten_samples(y_true, y_pred, alpha, scale)
+        y_true, y_pred, alpha, scale = flatten_samples(y_true, y_pred, alpha, scale)
         # log Z depends on alpha alone: evaluate it once per alpha (a scalar or
         # the sample-shaped map), not once per element of the batch, and let
         # broadcasting spread it.
@@ -142,24 +143,6 @@ class AdaptiveRobust(keras.layers.Layer):
             representation=self.representation, color=self.color,
         )
         return config
-
-
-def _flatten_samples(y_true, y_pred, *maps):
-    """Images as `(batch, features)` and per-element maps as `(features,)`.
-
-    The NLL is elementwise and then summed per sample, so no value changes;
-    XLA on CPU does not vectorise fused loops over a trailing axis of size 1
-    (MNIST's channel axis), which made the per-pixel likelihood's VAE step
-    1.4x the squared error's on JAX (`benchmarks/train_step.py`).
-    """
-    sample_shape = tuple(y_true.shape[1:])
-    if len(sample_shape) < 2 or any(d is None for d in sample_shape):
-        return (y_true, y_pred) + maps
-    if any(tuple(m.shape) not in ((), sample_shape) for m in maps):
-        return (y_true, y_pred) + maps
-    size = math.prod(sample_shape)
-    flat = tuple(ops.reshape(m, (size,)) if len(m.shape) else m for m in maps)
-    return (ops.reshape(y_true, (-1, size)), ops.reshape(y_pred, (-1, size))) + flat
 
 
 def sample_general(alpha, scale=1.0, size=1, seed=None):

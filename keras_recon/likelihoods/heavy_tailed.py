@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_recon.likelihoods._scale import as_float32_pair
+from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.representations import represent
 
@@ -72,12 +73,14 @@ class _LearnedScaleLikelihood(keras.layers.Layer):
             return ops.exp(self.log_scale)
         return ops.convert_to_tensor(self.scale)
 
-    def _residual(self, y_true, y_pred):
+    def _residual(self, y_true, y_pred, *maps):
+        """The residual and the per-element parameters, flattened together."""
         y_true, y_pred = as_float32_pair(y_true, y_pred)
         if self.representation != "pixels" or self.color != "rgb":
             y_true = represent(y_true, self.representation, self.color)
             y_pred = represent(y_pred, self.representation, self.color)
-        return y_pred - y_true
+        y_true, y_pred, *maps = flatten_samples(y_true, y_pred, *maps)
+        return (y_pred - y_true, *maps)
 
     def get_config(self):
         config = super().get_config()
@@ -115,8 +118,7 @@ class Cauchy(_LearnedScaleLikelihood):
     """
 
     def call(self, y_true, y_pred):
-        t = self._residual(y_true, y_pred)
-        s = self.current_scale()
+        t, s = self._residual(y_true, y_pred, self.current_scale())
         per_pixel = ops.log(math.pi * s) + ops.log1p(ops.square(t / s))
         return residual_shape_sum(per_pixel)
 
@@ -174,8 +176,7 @@ class StudentT(_LearnedScaleLikelihood):
         return ops.convert_to_tensor(self.dof)
 
     def call(self, y_true, y_pred):
-        t = self._residual(y_true, y_pred)
-        s, nu = self.current_scale(), self.current_dof()
+        t, s, nu = self._residual(y_true, y_pred, self.current_scale(), self.current_dof())
         constant = lgamma(0.5 * nu) - lgamma(0.5 * (nu + 1.0)) + 0.5 * ops.log(nu * math.pi) + ops.log(s)
         per_pixel = constant + 0.5 * (nu + 1.0) * ops.log1p(ops.square(t / s) / nu)
         return residual_shape_sum(per_pixel)
