@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmarks import _harness
 from benchmarks.train_step import load
+from keras_recon import optimizers
 from keras_recon.losses import LogCosh
 from keras_recon.models import VAE
 from keras_recon.models import architectures
@@ -87,7 +88,7 @@ def jax_loop(x):
     return epoch, "JAX + optax, `jax.jit` step"
 
 
-def torch_loop(x):
+def torch_loop(x, fused=False):
     import torch
 
     torch.manual_seed(0)
@@ -102,7 +103,7 @@ def torch_loop(x):
         return torch.nn.Sequential(*mods)
 
     enc, dec = mlp(SIZES[:3], torch.nn.Identity()), mlp(SIZES[3:], torch.nn.Sigmoid())
-    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3, fused=fused)
     data = torch.from_numpy(x.reshape(len(x), -1))
 
     def epoch():
@@ -119,6 +120,8 @@ def torch_loop(x):
             loss.backward()
             opt.step()
 
+    if fused:
+        return epoch, "plain PyTorch, `torch.optim.Adam(fused=True)`, eager"
     return epoch, "plain PyTorch (nn.Sequential, torch.optim.Adam), eager"
 
 
@@ -209,34 +212,43 @@ def plain_keras_epoch(x):
 
 def optimizer_steps():
     """PyTorch only: one Adam update of the model's parameter shapes by
-    Keras's Adam against `torch.optim.Adam` (ms), with fixed gradients."""
+    Keras's Adam, keras_recon's Adam and `torch.optim.Adam` (ms), with
+    fixed gradients."""
     import torch
 
     shapes = [shape for fi, fo in SIZES for shape in ((fi, fo), (fo,))]
     grads = [torch.full(s, 1e-3) for s in shapes]
-    keras_vars = [keras.Variable(np.zeros(s, "float32")) for s in shapes]
-    keras_adam = keras.optimizers.Adam(1e-3)
-    keras_adam.build(keras_vars)
-    params = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
-    torch_adam = torch.optim.Adam(params, lr=1e-3)
 
-    def keras_step():
-        keras_adam.apply(grads, keras_vars)
+    def keras_side(optimizer):
+        variables = [keras.Variable(np.zeros(s, "float32")) for s in shapes]
+        optimizer.build(variables)
+        return lambda: optimizer.apply(grads, variables)
 
-    def torch_step():
-        for p, g in zip(params, grads):
-            p.grad = g
-        torch_adam.step()
+    def torch_side(**kwargs):
+        params = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
+        optimizer = torch.optim.Adam(params, lr=1e-3, **kwargs)
 
-    seconds = _harness.interleaved_ratios({"keras.optimizers.Adam": keras_step, "torch.optim.Adam": torch_step},
-                                          (), rounds=5, repeats=3, inner=20)
+        def step():
+            for p, g in zip(params, grads):
+                p.grad = g
+            optimizer.step()
+
+        return step
+
+    candidates = {
+        "keras.optimizers.Adam": keras_side(keras.optimizers.Adam(1e-3)),
+        "keras_recon.optimizers.Adam": keras_side(optimizers.Adam(1e-3)),
+        "torch.optim.Adam": torch_side(),
+        "torch.optim.Adam(fused=True)": torch_side(fused=True),
+    }
+    seconds = _harness.interleaved_ratios(candidates, (), rounds=5, repeats=3, inner=20)
     return {k: 1e3 * v for k, v in seconds.items()}
 
 
-def keras_recon_epoch(x):
+def keras_recon_epoch(x, optimizer=optimizers.Adam):
     keras.utils.set_random_seed(0)
     model = VAE(*architectures.mlp((28, 28, 1), 8), seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LogCosh(a=100))
+    model.compile(optimizer=optimizer(1e-3), loss=LogCosh(a=100))
 
     def epoch():
         model.fit(x, epochs=1, batch_size=100, verbose=0, shuffle=False)
@@ -254,8 +266,11 @@ def main():
     x, source = load(args.data_dir)
     steps = len(x) // 100
     hand, description = {"jax": jax_loop, "torch": torch_loop, "tensorflow": tf_loop}[backend](x)
-    ours = keras_recon_epoch(x)
-    runs = {"keras_recon fit": ours, "plain Keras fit": plain_keras_epoch(x), "hand-written": hand}
+    runs = {"keras_recon fit": keras_recon_epoch(x),
+            "keras_recon fit, Keras Adam": keras_recon_epoch(x, keras.optimizers.Adam),
+            "plain Keras fit": plain_keras_epoch(x), "hand-written": hand}
+    if backend == "torch":
+        runs["hand-written, fused Adam"], fused_description = torch_loop(x, fused=True)
     for run in runs.values():
         run()  # warm-up: compilation
     times = {name: [] for name in runs}
@@ -279,13 +294,23 @@ def main():
              f"Command: `{note['command']}`. {source}, batch 100; median of {args.rounds} interleaved epochs "
              "after a warm-up epoch.", "",
              "| loop | ms / step |", "| --- | --- |",
-             f"| keras_recon `VAE.fit`, `LogCosh(a=100)` | {ms['keras_recon fit']:.2f} |",
+             f"| keras_recon `VAE.fit`, `LogCosh(a=100)`, `keras_recon.optimizers.Adam` | "
+             f"{ms['keras_recon fit']:.2f} |",
+             f"| the same with `keras.optimizers.Adam` | {ms['keras_recon fit, Keras Adam']:.2f} |",
              f"| plain Keras: the same layers, log-cosh and KL in `compute_loss`, Keras's Adam | "
              f"{ms['plain Keras fit']:.2f} |",
-             f"| {description} | {ms['hand-written']:.2f} |", "",
+             f"| {description} | {ms['hand-written']:.2f} |"]
+    if backend == "torch":
+        lines.append(f"| {fused_description} | {ms['hand-written, fused Adam']:.2f} |")
+    lines += ["",
              f"keras_recon runs at **{speed:.2f}x** the hand-written loop's speed (target: at least {target}x)"
              + ("." if speed >= target else f"; **missed by {target - speed:.2f}**."),
-             f"keras_recon against plain Keras on the same backend: {ms['plain Keras fit'] / ms['keras_recon fit']:.2f}x."]
+             f"With `keras.optimizers.Adam`: {ms['hand-written'] / ms['keras_recon fit, Keras Adam']:.2f}x.",
+             f"keras_recon (Keras's Adam) against plain Keras (Keras's Adam) on the same backend: "
+             f"{ms['plain Keras fit'] / ms['keras_recon fit, Keras Adam']:.2f}x."]
+    if backend == "torch":
+        lines.append(f"Against the hand-written loop with PyTorch's fused Adam: "
+                     f"{ms['hand-written, fused Adam'] / ms['keras_recon fit']:.2f}x.")
     if optimizer_ms:
         lines += ["", "One Adam update of the model's 1.3 million parameters, fixed gradients (ms; median of "
                   "interleaved rounds):", "", "| optimizer | ms / update |", "| --- | --- |"]

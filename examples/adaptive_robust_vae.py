@@ -40,7 +40,7 @@ def main():
     keras.utils.set_random_seed(0)
     likelihood = AdaptiveRobust()
     vae = VAE(*architectures.mlp((28, 28, 1), 8), likelihood=likelihood, seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.compile(optimizer=keras_recon.optimizers.Adam(1e-3))
     vae.fit(x, epochs=args.epochs, batch_size=100, verbose=2)
     alpha = np.asarray(keras.ops.convert_to_numpy(likelihood.alpha()))[..., 0]
     scale = np.asarray(keras.ops.convert_to_numpy(likelihood.scale()))[..., 0]

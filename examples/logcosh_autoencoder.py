@@ -67,7 +67,7 @@ def main():
     for name, loss in candidates.items():
         keras.utils.set_random_seed(args.seed)
         model = mlp_autoencoder()
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss)
+        model.compile(optimizer=keras_recon.optimizers.Adam(args.learning_rate), loss=loss)
         print(f"--- training with {name}")
         start = time.perf_counter()
         model.fit(x_train, x_train, batch_size=args.batch_size, epochs=args.epochs, verbose=2)

@@ -38,7 +38,7 @@ def main():
 
     keras.utils.set_random_seed(0)
     vae = VAE(*architectures.mlp((28, 28, 1), latent_dim=16), likelihood=Gaussian(gamma="computed"), seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.compile(optimizer=keras_recon.optimizers.Adam(1e-3))
     history = vae.fit(
         x_train, epochs=args.epochs, batch_size=100, verbose=2,
         callbacks=[LatentStats(x_test), SampleGrid(x_test[:10], args.out)],

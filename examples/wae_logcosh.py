@@ -40,7 +40,7 @@ def main():
     for name, loss in (("squared L2", SquaredError()), ("log-cosh a=100", LogCosh(a=100))):
         keras.utils.set_random_seed(0)
         wae = WAE(*architectures.mlp((28, 28, 1), latent_dim=8, gaussian=False), mmd_weight=10.0, seed=0)
-        wae.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        wae.compile(optimizer=keras_recon.optimizers.Adam(1e-3), loss=loss)
         print(f"--- {name}")
         history = wae.fit(x_train, epochs=args.epochs, batch_size=100, verbose=2)
         recon = keras.ops.convert_to_numpy(wae.reconstruct(x_test))

@@ -182,6 +182,7 @@ def compare(args):
     import keras
 
     from keras_recon import metrics
+    from keras_recon import optimizers
     from keras_recon.callbacks.sample_grid import image_grid
     from keras_recon.callbacks.sample_grid import save_png
     from keras_recon.models import VAE
@@ -218,7 +219,7 @@ def compare(args):
             else:
                 model = WAE(*build(x.shape[1:], args.latent_dim, gaussian=False),
                             mmd_weight=args.mmd_weight, seed=args.seed)
-            model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=_loss(name, a))
+            model.compile(optimizer=optimizers.Adam(args.lr), loss=_loss(name, a))
             start = time.perf_counter()
             history = units.train(label, model, x)
             seconds = time.perf_counter() - start

@@ -40,6 +40,7 @@ def run(args):
     import keras
 
     from keras_recon import metrics
+    from keras_recon import optimizers
     from keras_recon.callbacks.sample_grid import image_grid
     from keras_recon.callbacks.sample_grid import save_png
     from keras_recon.likelihoods import Gaussian
@@ -68,7 +69,7 @@ def run(args):
         print(f"--- gamma {gamma}")
         keras.utils.set_random_seed(args.seed)
         first = build_vae(args, x.shape[1:], gamma)
-        first.compile(optimizer=keras.optimizers.Adam(args.lr))
+        first.compile(optimizer=optimizers.Adam(args.lr))
         start = time.perf_counter()
         history = units.train(gamma, first, x)
         seconds = time.perf_counter() - start
@@ -93,7 +94,7 @@ def run(args):
             second = VAE(*architectures.second_stage(args.latent_dim, inner_dim=args.second_inner_dim),
                          likelihood=Gaussian(gamma=args.fixed_gamma if gamma == "fixed" else gamma),
                          seed=args.seed)
-            second.compile(optimizer=keras.optimizers.Adam(args.lr))
+            second.compile(optimizer=optimizers.Adam(args.lr))
             two = TwoStageVAE(first, second)
             two.fit_second_stage(x, seed=args.seed, epochs=args.second_stage_epochs,
                                  batch_size=args.batch_size, verbose=2)

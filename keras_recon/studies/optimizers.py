@@ -29,8 +29,10 @@ def make_optimizer(name):
     """
     import keras
 
+    from keras_recon import optimizers
+
     return {
-        "adam": lambda: keras.optimizers.Adam(1e-3),
+        "adam": lambda: optimizers.Adam(1e-3),
         "adagrad": lambda: keras.optimizers.Adagrad(1e-2),
         "adadelta": lambda: keras.optimizers.Adadelta(1.0, rho=0.95),
         "nadam": lambda: keras.optimizers.Nadam(2e-3),

@@ -32,6 +32,7 @@ def make_likelihood(distribution, representation, color):
 def run(args):
     import keras
 
+    from keras_recon import optimizers
     from keras_recon.callbacks.sample_grid import image_grid
     from keras_recon.callbacks.sample_grid import save_png
     from keras_recon.models import VAE
@@ -59,7 +60,7 @@ def run(args):
             keras.utils.set_random_seed(args.seed)
             likelihood = make_likelihood(distribution, representation, color)
             model = VAE(*architectures.mlp(x.shape[1:], args.latent_dim), likelihood=likelihood, seed=args.seed)
-            model.compile(optimizer=keras.optimizers.Adam(args.lr))
+            model.compile(optimizer=optimizers.Adam(args.lr))
             start = time.perf_counter()
             history = units.train(key, model, x)
             seconds = time.perf_counter() - start
