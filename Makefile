@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-BACKENDS := tensorflow jax torch
 # Real datasets for the loader and metric tests, read as a user's copy would
 # be; override with your own folder.
 KERAS_RECON_DATA ?= $(firstword $(wildcard $(abspath ../shared/datasets) /work/shared/datasets))
@@ -26,11 +25,18 @@ demo: $(STAMP)
 	$(VENV)/bin/keras-recon compare --epochs 40 --out runs/demo
 
 # The whole suite once per backend, each in its own process; fails if any fails.
+# Two lanes share the cores: JAX (the longest, mostly single-threaded XLA
+# compilation) beside TensorFlow then PyTorch. Each backend writes its own
+# log and temporary folder; a log is printed when its backend finishes.
 test: $(STAMP)
-	@status=0; for backend in $(BACKENDS); do \
-		echo "=== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -q tests || status=1; \
-	done; exit $$status
+	@logs=$$(mktemp -d); \
+	run() { KERAS_BACKEND=$$1 $(PY) -m pytest -q -p no:cacheprovider --basetemp=$$logs/tmp-$$1 tests \
+		> $$logs/$$1.log 2>&1; rc=$$?; \
+		{ flock 9; echo "=== KERAS_BACKEND=$$1 (exit $$rc)"; cat $$logs/$$1.log; } 9> $$logs/print.lock; return $$rc; }; \
+	run jax & jax=$$!; \
+	status=0; run tensorflow || status=1; run torch || status=1; \
+	wait $$jax || status=1; \
+	rm -rf $$logs; exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check keras_recon tests examples benchmarks experiments
