@@ -21,6 +21,7 @@ from benchmarks import _harness
 from keras_recon import data
 from keras_recon import likelihoods
 from keras_recon import losses
+from keras_recon import optimizers
 from keras_recon.models import VAE
 from keras_recon.models import architectures
 
@@ -61,7 +62,7 @@ def main():
         keras.utils.set_random_seed(0)
         loss, likelihood = make()
         model = VAE(*architectures.mlp((28, 28, 1), 8), likelihood=likelihood, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        model.compile(optimizer=optimizers.Adam(1e-3), loss=loss)
         model.fit(x, epochs=1, batch_size=100, verbose=0)  # compile and warm up
         models[name] = model
     times = {name: [] for name in models}
