@@ -1,0 +1,93 @@
+"""The wait at the start of each epoch, without keras_recon: plain Keras
+on in-memory arrays and on a `tf.data` pipeline of the same arrays.
+
+    KERAS_BACKEND=tensorflow python -m benchmarks.epoch_start
+
+`benchmarks.epoch_scaling` showed TensorFlow epochs that wait seconds
+before their first batch. This isolates where the wait belongs: a plain
+Keras MLP autoencoder (the seed 000 VAE's layer sizes, squared error) is
+fitted on the 60,000 MNIST training digits, given as arrays and as
+`tf.data.Dataset.from_tensor_slices(...).batch(100).prefetch(2)` (the
+second on TensorFlow only), for `--epochs` epochs; a callback records each
+epoch's time and its wait from the epoch's start to its first batch.
+Writes `benchmarks/results/epoch_start_<backend>.{json,md}`.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+import keras
+
+from benchmarks import _harness
+from keras_recon import data
+
+
+class EpochWaits(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds, self.waits = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.waits.append(time.perf_counter() - self.start)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def plain_autoencoder():
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(500, "relu"), layers.Dense(500, "relu"),
+        layers.Dense(8), layers.Dense(500, "relu"), layers.Dense(500, "relu"), layers.Dense(784, "sigmoid"),
+        layers.Reshape((28, 28, 1)),
+    ])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = parser.parse_args()
+    x, _ = data.load_mnist(args.data_dir, "train")
+    backend = keras.backend.backend()
+    keras.utils.set_random_seed(0)
+    model = plain_autoencoder()
+    model.fit(x[:10000], x[:10000], epochs=1, batch_size=100, verbose=0)  # warm-up
+    feeds = {"arrays, `shuffle=False`": ((x, x), {"batch_size": 100, "shuffle": False})}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        feeds["`tf.data` from the arrays"] = (
+            (tf.data.Dataset.from_tensor_slices((x, x)).batch(100).prefetch(2),), {})
+    rows = {}
+    for name, (inputs, kwargs) in feeds.items():
+        timer = EpochWaits()
+        model.fit(*inputs, epochs=args.epochs, verbose=0, callbacks=[timer], **kwargs)
+        rows[name] = {"epoch_s": timer.seconds, "wait_s": timer.waits}
+    note = _harness.machine_note()
+    _harness.write_json(os.path.join(args.out, f"epoch_start_{backend}.json"), {"machine": note, "rows": rows})
+    lines = [f"# Plain Keras: the wait before each epoch's first batch, {backend}", "",
+             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
+             f"Command: `{note['command']}`. No keras_recon model: a Keras `Sequential` MLP autoencoder, "
+             f"squared error, batch 100, 60,000 MNIST digits, {args.epochs} epochs after a warm-up fit.", "",
+             "| feed | wait before the first batch, each epoch (s) | epochs waiting > 0.1 s | median epoch (s) |",
+             "| --- | --- | --- | --- |"]
+    for name, row in rows.items():
+        waits = ", ".join(f"{w:.2f}" for w in row["wait_s"])
+        slow = sum(w > 0.1 for w in row["wait_s"])
+        lines.append(f"| {name} | {waits} | {slow} of {len(row['wait_s'])} | "
+                     f"{statistics.median(row['epoch_s']):.2f} |")
+    _harness.write_markdown(os.path.join(args.out, f"epoch_start_{backend}.md"), lines)
+
+
+if __name__ == "__main__":
+    main()
