@@ -16,8 +16,8 @@ class Adam(keras.optimizers.Adam):
 
     A drop-in replacement for `keras.optimizers.Adam` with the same
     arguments, update rule and saved state. On TensorFlow and JAX it is
-    exactly Keras's Adam. On PyTorch, Keras's Adam makes seven passes over
-    the parameters per step through `torch._foreach_*` operations, several of
+    exactly Keras's Adam. On PyTorch, Keras's Adam makes ten passes over
+    the parameters per step through `torch._foreach_*` operations, five of
     which allocate a new copy of every parameter tensor; this class runs
     the same update through PyTorch's fused Adam kernel
     (`torch.optim.adam.adam(..., fused=True)`), one in-place pass per tensor.
