@@ -1,6 +1,7 @@
 """Timing helpers shared by the benchmarks: compiled value-and-gradient per
 backend, medians of repeats after warm-up, and the machine note."""
 
+import argparse
 import os
 import statistics
 import time
@@ -92,6 +93,62 @@ def interleaved_ratios(steps, args, rounds=5, **kwargs):
         for name, step in steps.items():
             per[name].append(median_seconds(step, *args, warmup=0, **kwargs))
     return {name: statistics.median(v) for name, v in per.items()}
+
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+def argument_parser(doc, data_dir=True):
+    """The flags every benchmark shares: `--out` (the results folder) and,
+    for those that read MNIST, `--data-dir`. The description is the first
+    line of the script's docstring."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if data_dir:
+        parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=RESULTS)
+    return parser
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Per epoch: its seconds, the wait from its start to its first batch
+    (where an input pipeline stalls when an epoch's iterator starts), every
+    batch's seconds, and the time from its last batch to its end."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds, self.waits, self.batches, self.after_last = [], [], [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = self.last = time.perf_counter()
+        self.batches.append([])
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.waits.append(time.perf_counter() - self.start)
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.batches[-1].append(now - self.last)
+        self.last = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        self.seconds.append(end - self.start)
+        self.after_last.append(end - self.last)
+
+
+def seed000_vae():
+    """Seed 000's MLP VAE with `LogCosh(a=100)` and keras_recon's Adam
+    (1e-3), compiled, seeded: the model the MNIST benchmarks train."""
+    from keras_recon import optimizers
+    from keras_recon.losses import LogCosh
+    from keras_recon.models import VAE
+    from keras_recon.models import architectures
+
+    keras.utils.set_random_seed(0)
+    model = VAE(*architectures.mlp((28, 28, 1), 8), seed=0)
+    model.compile(optimizer=optimizers.Adam(1e-3), loss=LogCosh(a=100))
+    return model
 
 
 def random_pair(shape, seed=0, non_negative=True):

@@ -14,70 +14,40 @@ first or last batches. Writes
 `benchmarks/results/batch_times_<backend>.{json,md}`.
 """
 
-import argparse
 import os
 import statistics
-import time
 
 import keras
 import numpy as np
 
 from benchmarks import _harness
 from keras_recon import data
-from keras_recon import optimizers
-from keras_recon.losses import LogCosh
-from keras_recon.models import VAE
-from keras_recon.models import architectures
-
-
-class BatchTimes(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = self.last = time.perf_counter()
-        self.batches = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        self.batches.append(now - self.last)
-        self.last = now
-
-    def on_epoch_end(self, epoch, logs=None):
-        end = time.perf_counter()
-        self.epochs.append({"epoch_s": end - self.start, "batches_s": self.batches, "after_last_s": end - self.last})
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     x, _ = data.load_mnist(args.data_dir, "train")
-    keras.utils.set_random_seed(0)
-    model = VAE(*architectures.mlp((28, 28, 1), 8), seed=0)
-    model.compile(optimizer=optimizers.Adam(1e-3), loss=LogCosh(a=100))
+    model = _harness.seed000_vae()
     model.fit(x[:10000], epochs=1, batch_size=100, verbose=0)  # warm-up
     rows = []
     for _ in range(args.repeats):
         for n in (10000, 60000):
-            timer = BatchTimes()
+            timer = _harness.EpochTimer()
             model.fit(x[:n], epochs=2, batch_size=100, verbose=0, shuffle=True, callbacks=[timer])
-            for epoch in timer.epochs:
-                batches = np.asarray(epoch["batches_s"]) * 1e3
-                rows.append({"images": n, "epoch_s": epoch["epoch_s"], "us_per_image": epoch["epoch_s"] / n * 1e6,
+            for seconds, batch_seconds, after_last in zip(timer.seconds, timer.batches, timer.after_last):
+                batches = np.asarray(batch_seconds) * 1e3
+                rows.append({"images": n, "epoch_s": seconds, "us_per_image": seconds / n * 1e6,
                              "sum_of_batches_s": float(batches.sum() / 1e3), "median_batch_ms": float(np.median(batches)),
                              "first_5_ms": batches[:5].round(1).tolist(), "last_5_ms": batches[-5:].round(1).tolist(),
-                             "after_last_batch_ms": epoch["after_last_s"] * 1e3})
+                             "after_last_batch_ms": after_last * 1e3})
     backend = keras.backend.backend()
     note = _harness.machine_note()
     _harness.write_json(os.path.join(args.out, f"batch_times_{backend}.json"), {"machine": note, "epochs": rows})
     per_image = {n: statistics.median(r["us_per_image"] for r in rows if r["images"] == n) for n in (10000, 60000)}
     lines = [f"# Batch times inside 10k and 60k epochs, {backend}", "",
-             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
-             f"Command: `{note['command']}`. VAE (MLP), LogCosh(a=100), keras_recon's Adam, batch 100; "
+             f"{_harness.note_line(note)} VAE (MLP), LogCosh(a=100), keras_recon's Adam, batch 100; "
              f"two-epoch fits on 10,000 then 60,000 digits, {args.repeats} times.", "",
              "| images | epoch (s) | us / image | sum of batches (s) | median batch (ms) | first 5 batches (ms) "
              "| last 5 batches (ms) | after the last batch (ms) |",

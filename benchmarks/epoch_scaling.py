@@ -10,45 +10,22 @@ arrays. Each figure is the median of `--rounds` rounds that interleave the
 feeds; a round times, by a callback, the second epoch of a two-epoch `fit`. Writes `benchmarks/results/epoch_scaling_<backend>.{json,md}`.
 """
 
-import argparse
 import os
 import statistics
-import time
 
 import keras
 
 from benchmarks import _harness
 from keras_recon import data
-from keras_recon import optimizers
-from keras_recon.losses import LogCosh
-from keras_recon.models import VAE
-from keras_recon.models import architectures
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     x, _ = data.load_mnist(args.data_dir, "train")
-    keras.utils.set_random_seed(0)
-    model = VAE(*architectures.mlp((28, 28, 1), 8), seed=0)
-    model.compile(optimizer=optimizers.Adam(1e-3), loss=LogCosh(a=100))
+    model = _harness.seed000_vae()
     model.fit(x[:10000], epochs=1, batch_size=100, verbose=0)  # warm-up
-
-    class EpochTimes(keras.callbacks.Callback):
-        # Also the wait from the epoch's start to its first batch: where a
-        # backend's input pipeline stalls when an epoch's iterator starts.
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if batch == 0:
-                self.waits.append(time.perf_counter() - self.start)
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.start)
 
     # Rounds interleave the feeds, so a drift in the machine's speed moves
     # every feed alike. Each measurement is the second epoch of a two-epoch
@@ -62,8 +39,7 @@ def main():
     waits = {name: [] for name in feeds}
     for _ in range(args.rounds):
         for name, (feed, n, kwargs) in feeds.items():
-            timer = EpochTimes()
-            timer.seconds, timer.waits = [], []
+            timer = _harness.EpochTimer()
             model.fit(feed, epochs=2, verbose=0, callbacks=[timer], **kwargs)
             seconds[name].append(timer.seconds[1] / n)
             waits[name].append(timer.waits[1])
@@ -84,8 +60,7 @@ def main():
         "first_batch_wait_s": {k: [v["first_batch_wait_median"], v["first_batch_wait_max"]] for k, v in rows.items()},
     })
     lines = [f"# Epoch time on MNIST, {backend}", "",
-             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
-             f"Command: `{note['command']}`. VAE (MLP), LogCosh(a=100), batch 100; median of {args.rounds} "
+             f"{_harness.note_line(note)} VAE (MLP), LogCosh(a=100), batch 100; median of {args.rounds} "
              "interleaved rounds, each timing the second epoch of a two-epoch `fit` per feed. Targets: per-image cost constant within "
              "10% from 10k to 60k; the loader at most 1.05x the in-memory arrays. \"after the first batch\" leaves "
              "out each epoch's wait from its start to its first batch (the input pipeline starting), shown in the "

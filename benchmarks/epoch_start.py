@@ -13,31 +13,13 @@ epoch's time and its wait from the epoch's start to its first batch.
 Writes `benchmarks/results/epoch_start_<backend>.{json,md}`.
 """
 
-import argparse
 import os
 import statistics
-import time
 
 import keras
 
 from benchmarks import _harness
 from keras_recon import data
-
-
-class EpochWaits(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds, self.waits = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if batch == 0:
-            self.waits.append(time.perf_counter() - self.start)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def plain_autoencoder():
@@ -52,10 +34,8 @@ def plain_autoencoder():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     x, _ = data.load_mnist(args.data_dir, "train")
     backend = keras.backend.backend()
@@ -70,14 +50,13 @@ def main():
             (tf.data.Dataset.from_tensor_slices((x, x)).batch(100).prefetch(2),), {})
     rows = {}
     for name, (inputs, kwargs) in feeds.items():
-        timer = EpochWaits()
+        timer = _harness.EpochTimer()
         model.fit(*inputs, epochs=args.epochs, verbose=0, callbacks=[timer], **kwargs)
         rows[name] = {"epoch_s": timer.seconds, "wait_s": timer.waits}
     note = _harness.machine_note()
     _harness.write_json(os.path.join(args.out, f"epoch_start_{backend}.json"), {"machine": note, "rows": rows})
     lines = [f"# Plain Keras: the wait before each epoch's first batch, {backend}", "",
-             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
-             f"Command: `{note['command']}`. No keras_recon model: a Keras `Sequential` MLP autoencoder, "
+             f"{_harness.note_line(note)} No keras_recon model: a Keras `Sequential` MLP autoencoder, "
              f"squared error, batch 100, 60,000 MNIST digits, {args.epochs} epochs after a warm-up fit.", "",
              "| feed | wait before the first batch, each epoch (s) | epochs waiting > 0.1 s | median epoch (s) |",
              "| --- | --- | --- | --- |"]

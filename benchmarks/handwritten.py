@@ -15,7 +15,6 @@ ratios (both loops of a round see the machine in the same state). Writes `benchm
 Needs `optax` for JAX (`pip install -e ".[bench]"`).
 """
 
-import argparse
 import math
 import os
 import statistics
@@ -258,10 +257,8 @@ def keras_recon_epoch(x, optimizer=optimizers.Adam, jit_compile="auto"):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     backend = keras.backend.backend()
     x, source = load(args.data_dir)

@@ -11,7 +11,6 @@ eager on PyTorch, and eager TensorFlow as a second column), divided by the
 squared error's time measured in the same run.
 """
 
-import argparse
 import os
 
 import keras
@@ -52,9 +51,8 @@ def subjects(shape):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _harness.argument_parser(__doc__, data_dir=False)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     backend = keras.backend.backend()
     modes = {"jax": ["compiled"], "tensorflow": ["compiled", "eager"], "torch": ["eager"]}[backend]

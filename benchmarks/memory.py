@@ -63,12 +63,10 @@ def run_measured(command):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--main-epochs", type=int, default=40)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     if args.child:
         return training_child(args.data_dir, args.epochs)

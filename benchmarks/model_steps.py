@@ -16,7 +16,6 @@ device, backend and dtype policy, and the table in `model_steps.md` is
 rebuilt from every entry, so CPU and GPU runs sit side by side.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -71,13 +70,12 @@ def device_name():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _harness.argument_parser(__doc__, data_dir=False)
     parser.add_argument("--models", default="conv_mnist,resnet",
                         help=f"comma-separated, from {sorted(MODELS)}")
     parser.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODELS))

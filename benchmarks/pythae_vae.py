@@ -18,7 +18,6 @@ with pythae's and keras_recon's epochs run in the same process.
 Writes `benchmarks/results/pythae_vae_<backend>.{json,md}`.
 """
 
-import argparse
 import importlib.metadata
 import logging
 import os
@@ -114,10 +113,8 @@ def keras_recon_epochs(x, epochs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     try:
         import pythae  # noqa: F401

@@ -10,7 +10,6 @@ Each model trains on the first 10,000 digits of MNIST (`--data-dir`, or
 `benchmarks/results/train_step_<backend>.{json,md}`.
 """
 
-import argparse
 import os
 import statistics
 import time
@@ -50,10 +49,8 @@ def load(data_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None)
+    parser = _harness.argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     x, source = load(args.data_dir)
     steps = len(x) // 100
