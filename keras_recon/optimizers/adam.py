@@ -79,17 +79,18 @@ class Adam(keras.optimizers.Adam):
                          name=name, **kwargs)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if keras.backend.backend() != "torch" or not _fusable(
-            grads, trainable_variables
-        ):
-            return super()._backend_update_step(
-                grads, trainable_variables, learning_rate
-            )
-        _fused_torch_update(self, grads, trainable_variables, learning_rate)
+        if keras.backend.backend() == "torch":
+            values = [v.value for v in trainable_variables]
+            if _fusable(grads, values):
+                return _fused_torch_update(
+                    self, grads, trainable_variables, values, learning_rate
+                )
+        return super()._backend_update_step(
+            grads, trainable_variables, learning_rate
+        )
 
 
-def _fusable(grads, variables):
-    values = [v.value for v in variables]
+def _fusable(grads, values):
     first = values[0]
     if first.device.type not in ("cpu", "cuda"):
         return False
@@ -101,11 +102,10 @@ def _fusable(grads, variables):
     )
 
 
-def _fused_torch_update(optimizer, grads, variables, learning_rate):
+def _fused_torch_update(optimizer, grads, variables, values, learning_rate):
     import torch
     from torch.optim.adam import adam
 
-    values = [v.value for v in variables]
     dtype = values[0].dtype
     step = ops.cast(optimizer.iterations + 1, dtype)
     beta_1 = ops.cast(optimizer.beta_1, dtype)
