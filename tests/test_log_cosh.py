@@ -108,3 +108,34 @@ def test_eager_and_compiled_forms_both_match_the_reference(form):
     u = np.concatenate([u, np.float32([1e-20, 1e-6, 19.9, 20.0, 20.1, 88.0, 1e8])])
     value = to_numpy(getattr(module, form)(ops.convert_to_tensor(u)))
     np.testing.assert_allclose(value, ref.log_cosh(u, 1.0), rtol=2e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("a", [1.0, 100.0, 1e4])
+def test_per_sample_value_and_weighted_gradient(sample_reduction, a):
+    # Image-shaped samples, residuals from 1e-7 to past the cap (|a t| > 20),
+    # and a different weight per sample: the eager path reduces inside its
+    # custom gradient, so the per-sample upstream gradient must reach every
+    # pixel of its own sample (and be divided by the pixel count for "mean").
+    rng = np.random.default_rng(7)
+    shape = (5, 6, 4, 2)
+    t = (rng.normal(size=shape) * 10.0 ** rng.uniform(-7, 0, shape)).astype("float32")
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_pred = (y_true + t).astype("float32")
+    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
+    before = y_pred.copy()
+
+    def weighted(y_true, y_pred):
+        per_sample = losses.log_cosh(y_true, y_pred, a=a, sample_reduction=sample_reduction)
+        return per_sample * ops.convert_to_tensor(weights)
+
+    value, (g_true, g_pred) = value_and_grads(weighted, y_true, y_pred)
+    residual = y_pred.astype(np.float64) - y_true
+    elementwise = ref.log_cosh(residual, a).reshape(5, -1)
+    reduce = np.sum if sample_reduction == "sum" else np.mean
+    np.testing.assert_allclose(value, reduce(elementwise, axis=1) * weights, rtol=3e-6, atol=1e-30)
+    count = 1 if sample_reduction == "sum" else 48
+    expected = np.tanh(a * residual) * weights[:, None, None, None] / count
+    np.testing.assert_allclose(g_pred, expected, rtol=2e-6, atol=2e-7 / count)
+    np.testing.assert_allclose(g_true, -expected, rtol=2e-6, atol=2e-7 / count)
+    np.testing.assert_array_equal(y_pred, before)
