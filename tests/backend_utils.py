@@ -50,3 +50,39 @@ def value_and_grads(fn, *args):
         value.sum().backward()
         return value.detach().numpy(), [t.grad.numpy() for t in tensors]
     raise NotImplementedError(BACKEND)
+
+
+def value_and_pred_grad(fn, y_true, y_pred):
+    """Value of `fn(y_true, y_pred)` and the gradient of its sum w.r.t.
+    `y_pred` alone, as in training (`y_true` is a constant; on PyTorch it
+    does not require a gradient)."""
+    if BACKEND == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        y_true = jnp.asarray(y_true)
+
+        def total(p):
+            out = fn(y_true, p)
+            return jnp.sum(out), out
+
+        (_, value), grad = jax.value_and_grad(total, has_aux=True)(jnp.asarray(y_pred))
+        return np.asarray(value), np.asarray(grad)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        y_true, y_pred = tf.constant(y_true), tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = fn(y_true, y_pred)
+            total = tf.reduce_sum(value)
+        return value.numpy(), tape.gradient(total, y_pred).numpy()
+    if BACKEND == "torch":
+        import torch
+
+        y_true = torch.tensor(y_true)
+        y_pred = torch.tensor(y_pred, requires_grad=True)
+        value = fn(y_true, y_pred)
+        value.sum().backward()
+        return value.detach().numpy(), y_pred.grad.numpy()
+    raise NotImplementedError(BACKEND)

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+from keras import ops
 
 from keras_recon import losses
 from tests import references as ref
 from tests.backend_utils import to_numpy
 from tests.backend_utils import value_and_grads
+from tests.backend_utils import value_and_pred_grad
 
 
 def positive_pairs(n=500, seed=0):
@@ -67,6 +69,51 @@ def test_i_divergence_gradient_matches_finite_differences(direction):
         grad, ref.central_difference(f, x, 1e-6), rtol=1e-4, atol=1e-5
     )
 
+
+
+@pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("direction", [1, 2])
+@pytest.mark.parametrize("with_floor", [False, True])
+def test_i_divergence_per_sample_gradient_in_y_pred(sample_reduction, direction, with_floor):
+    # The training case: a gradient in y_pred only (on eager PyTorch the
+    # written-out gradient path), image-shaped samples, a different weight
+    # per sample, exact zeros in y_true and, with_floor, values of y_pred at
+    # or below epsilon, where the floor passes no gradient.
+    eps = 1e-7
+    rng = np.random.default_rng(11)
+    shape = (5, 6, 4, 2)
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_true[rng.uniform(size=shape) < 0.3] = 0.0
+    y_pred = rng.uniform(0.01, 1, shape).astype("float32")
+    if with_floor:
+        y_pred[rng.uniform(size=shape) < 0.2] = 0.0
+        y_pred[0, 0, 0, :] = 1e-9
+    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
+    before = (y_true.copy(), y_pred.copy())
+
+    def weighted(t, p):
+        per_sample = losses.i_divergence(
+            t, p, direction=direction, sample_reduction=sample_reduction
+        )
+        return per_sample * ops.convert_to_tensor(weights)
+
+    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
+    if direction == 1:
+        elementwise = ref.generalized_kl(y_pred, y_true, eps)
+        log_ratio = np.log(np.maximum(y_pred, eps)) - np.log(np.maximum(y_true, eps))
+        expected = log_ratio + (y_pred > eps) - 1.0
+    else:
+        elementwise = ref.generalized_kl(y_true, y_pred, eps)
+        expected = np.where(y_pred > eps, 1.0 - y_true / np.maximum(y_pred, eps), 1.0)
+    reduce = np.sum if sample_reduction == "sum" else np.mean
+    count = 1 if sample_reduction == "sum" else 48
+    np.testing.assert_allclose(
+        value, reduce(elementwise.reshape(5, -1), axis=1) * weights, rtol=2e-5, atol=1e-6
+    )
+    expected = expected * weights[:, None, None, None] / count
+    np.testing.assert_allclose(grad, expected, rtol=2e-5, atol=1e-6)
+    np.testing.assert_array_equal(y_true, before[0])
+    np.testing.assert_array_equal(y_pred, before[1])
 
 @pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
 def test_beta_divergence_matches_reference(beta):

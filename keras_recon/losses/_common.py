@@ -63,6 +63,15 @@ def is_traced(x):
 def check_non_negative(y_true, y_pred):
     """Raises `ValueError` if an eager `y_true` or `y_pred` holds a negative
     value; returns the largest value of either (`None` when traced or empty).
+    See `non_negative_extremes`."""
+    extremes = non_negative_extremes(y_true, y_pred)
+    return None if extremes is None else extremes[2]
+
+
+def non_negative_extremes(y_true, y_pred):
+    """Checks like `check_non_negative`; returns `(smallest y_true,
+    smallest y_pred, largest of either)` as floats (`None` when traced or
+    empty).
 
     The minima and the maximum are read back in one transfer: on eager
     backends every read-back waits for the device. Traced tensors (inside
@@ -83,7 +92,7 @@ def check_non_negative(y_true, y_pred):
                 f"`{name}` must be non-negative, but its smallest value is "
                 f"{smallest!r}."
             )
-    return peak
+    return smallest_true, smallest_pred, peak
 
 
 def prepare(y_true, y_pred, flatten=True):

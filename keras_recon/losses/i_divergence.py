@@ -2,9 +2,10 @@ import keras
 from keras import ops
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_non_negative
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import is_traced
+from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -80,12 +81,84 @@ def i_divergence(
     epsilon = check_positive("epsilon", epsilon)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    check_non_negative(y_true, y_pred)
+    extremes = non_negative_extremes(y_true, y_pred)
+    if extremes is not None and _torch_eager_target_is_constant(y_true, y_pred):
+        any_floored = extremes[1] <= epsilon
+        values = _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored)
+        return ops.cast(values, out_dtype)
     if direction == 1:
         values = generalized_kl(y_pred, y_true, epsilon)
     else:
         values = generalized_kl(y_true, y_pred, epsilon)
     return reduce_per_sample(values, sample_reduction, out_dtype)
+
+
+def _torch_eager_target_is_constant(y_true, y_pred):
+    """Eager PyTorch with no gradient asked of `y_true` (training)."""
+    if keras.backend.backend() != "torch" or is_traced(y_pred):
+        return False
+    return not y_true.requires_grad
+
+
+def _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored):
+    """`generalized_kl` reduced per sample, differentiated in `y_pred` only.
+
+    Eager PyTorch runs every operation as its own pass over memory; autodiff
+    of `generalized_kl` made eight forward and about as many backward passes
+    (5-6x the squared error on a `(256, 64, 64, 3)` batch). Here the
+    gradient is written out (with `p = max(p, epsilon)` etc. as in the
+    value, the floors pass no gradient):
+
+        d/dq [p log(p/q) - p + q] = 1 - p / q      (0 + 1 where q <= eps)
+        d/dp [p log(p/q) - p + q] = log(p/q) + [p > eps] - 1
+
+    and the buffers are reused in place; `any_floored` (from the input
+    check's minimum of `y_pred`) says whether any `y_pred <= epsilon` needs
+    the mask. `y_true` is a constant here; when it needs a gradient,
+    `i_divergence` takes the autodiff path.
+    """
+    import torch
+
+    axes = tuple(range(1, y_pred.ndim))
+    count = 1
+    for d in y_pred.shape[1:]:
+        count *= d
+    count = count if sample_reduction == "mean" else 1
+    reduce = torch.sum if sample_reduction == "sum" else torch.mean
+
+    def per_sample(x):
+        return reduce(x, dim=axes) if axes else x
+
+    @ops.custom_gradient
+    def divergence(y_pred):
+        p, q = (y_pred, y_true) if direction == 1 else (y_true, y_pred)
+        log_ratio = torch.clamp(p, min=epsilon).log_()
+        log_q = torch.clamp(q, min=epsilon).log_()
+        log_ratio.sub_(log_q)
+        weighted = torch.mul(p, log_ratio, out=log_q)  # `log_q` is free now
+        value = per_sample(weighted).sub_(per_sample(p)).add_(per_sample(q))
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            upstream = upstream.reshape(upstream.shape + (1,) * len(axes))
+            if count > 1:
+                upstream = upstream / count
+            floored = y_pred <= epsilon if any_floored else None
+            if direction == 1:  # log(p/q) + [p > eps] - 1, p = y_pred
+                if floored is None:
+                    return torch.mul(log_ratio, upstream)
+                return log_ratio.sub(floored.to(log_ratio.dtype)).mul_(upstream)
+            # 1 - p / q, q = y_pred
+            g = torch.clamp(y_pred, min=epsilon)
+            torch.div(y_true, g, out=g)
+            if floored is not None:
+                g.masked_fill_(floored, 0.0)
+            return g.neg_().add_(1.0).mul_(upstream)
+
+        return value, grad
+
+    return divergence(y_pred)
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
