@@ -158,6 +158,16 @@ def reduce_per_sample(values, sample_reduction, out_dtype):
     return ops.cast(values, out_dtype)
 
 
+def per_sample_upstream(upstream, sample_shape, sample_reduction):
+    """The gradient arriving at per-sample values, shaped to broadcast over
+    each sample's elements (`sample_shape`) and, for `"mean"`, divided by
+    their count: the backward pass of `reduce_per_sample`, for losses that
+    reduce inside a custom gradient."""
+    upstream = ops.reshape(upstream, tuple(upstream.shape) + (1,) * len(sample_shape))
+    count = math.prod(sample_shape) if sample_reduction == "mean" else 1
+    return upstream / count if count > 1 else upstream
+
+
 class ReconstructionLoss(keras.losses.Loss):
     """Base class: a per-sample loss built from an elementwise function.
 

@@ -4,8 +4,8 @@ from keras import ops
 from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
-from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import non_negative_extremes
+from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -94,10 +94,9 @@ def i_divergence(
 
 
 def _torch_eager_target_is_constant(y_true, y_pred):
-    """Eager PyTorch with no gradient asked of `y_true` (training)."""
-    if keras.backend.backend() != "torch" or is_traced(y_pred):
-        return False
-    return not y_true.requires_grad
+    """PyTorch with no gradient asked of `y_true` (training); called only
+    for eager inputs (the input check returned their extremes)."""
+    return keras.backend.backend() == "torch" and not y_true.requires_grad
 
 
 def _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored):
@@ -120,10 +119,6 @@ def _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_
     import torch
 
     axes = tuple(range(1, y_pred.ndim))
-    count = 1
-    for d in y_pred.shape[1:]:
-        count *= d
-    count = count if sample_reduction == "mean" else 1
     reduce = torch.sum if sample_reduction == "sum" else torch.mean
 
     def per_sample(x):
@@ -141,9 +136,7 @@ def _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            upstream = upstream.reshape(upstream.shape + (1,) * len(axes))
-            if count > 1:
-                upstream = upstream / count
+            upstream = per_sample_upstream(upstream, y_pred.shape[1:], sample_reduction)
             floored = y_pred <= epsilon if any_floored else None
             if direction == 1:  # log(p/q) + [p > eps] - 1, p = y_pred
                 if floored is None:

@@ -7,6 +7,7 @@ from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
 from keras_recon.losses._common import is_traced
+from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -155,20 +156,14 @@ def _eager_per_sample(t, a, sample_reduction):
     excess applied to the per-sample sums rather than to every element.
     The backward pass is `tanh(a t)` times the per-sample upstream gradient.
     """
+    if keras.backend.backend() == "torch":
+        return _torch_eager_per_sample(t, a, sample_reduction)
     axes = tuple(range(1, len(t.shape)))
-    count = math.prod(t.shape[1:]) if sample_reduction == "mean" else 1
 
     def reduce(x):
         if not axes:
             return x
         return ops.sum(x, axis=axes) if sample_reduction == "sum" else ops.mean(x, axis=axes)
-
-    def per_sample_upstream(upstream):
-        upstream = ops.reshape(upstream, tuple(upstream.shape) + (1,) * len(axes))
-        return upstream / count if count > 1 else upstream
-
-    if keras.backend.backend() == "torch":
-        return _torch_eager_per_sample(t, a, axes, sample_reduction, count)
 
     @ops.custom_gradient
     def log_cosh_per_sample(t):
@@ -184,14 +179,14 @@ def _eager_per_sample(t, a, sample_reduction):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            return ops.tanh(2.0 * half) * per_sample_upstream(upstream)
+            return ops.tanh(2.0 * half) * per_sample_upstream(upstream, t.shape[1:], sample_reduction)
 
         return value, grad
 
     return log_cosh_per_sample(t)
 
 
-def _torch_eager_per_sample(t, a, axes, sample_reduction, count):
+def _torch_eager_per_sample(t, a, sample_reduction):
     """`_eager_per_sample` in PyTorch's own operations: two or three buffers
     the size of `t` and the rest in place, and `tanh` taken from `L = log
     cosh(a t)` as `sign(t) sqrt(1 - exp(-2 L))` (`-expm1`: full relative
@@ -201,6 +196,7 @@ def _torch_eager_per_sample(t, a, axes, sample_reduction, count):
     """
     import torch
 
+    axes = tuple(range(1, t.ndim))
     reduce = torch.sum if sample_reduction == "sum" else torch.mean
 
     @ops.custom_gradient
@@ -220,9 +216,7 @@ def _torch_eager_per_sample(t, a, axes, sample_reduction, count):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            upstream = upstream.reshape(upstream.shape + (1,) * len(axes))
-            if count > 1:
-                upstream = upstream / count
+            upstream = per_sample_upstream(upstream, t.shape[1:], sample_reduction)
             tanh = torch.mul(log_terms, -2.0).expm1_().neg_().sqrt_().copysign_(capped)
             return tanh.mul_(upstream)
 
