@@ -115,6 +115,59 @@ def test_i_divergence_per_sample_gradient_in_y_pred(sample_reduction, direction,
     np.testing.assert_array_equal(y_true, before[0])
     np.testing.assert_array_equal(y_pred, before[1])
 
+def floored_beta_divergence(y, x, beta, eps):
+    """The documented floors, in float64: x read as max(x, eps) (and y too
+    for beta <= 0); for beta > 0 a zero x exact in the finite powers."""
+    y, x = np.float64(y), np.float64(x)
+    fx = np.maximum(x, eps)
+    yy = y if beta > 0 else np.maximum(y, eps)
+    value = ref.beta_divergence(yy, fx, beta)
+    slope = np.where(x > eps, fx ** (beta - 1) * (1 - yy / fx), 0.0)
+    if beta > 0:
+        lam = beta - 1
+        at_zero = yy**beta / (beta * lam) - (yy * eps**lam / lam if beta < 1 else 0.0)
+        value = np.where(x == 0, at_zero, value)
+    return value, slope
+
+
+@pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("beta", [-1.0, 0.0, 0.1, 0.5, 0.7, 0.9, 1.5, 3.0])
+@pytest.mark.parametrize("with_floor", [False, True])
+def test_beta_divergence_per_sample_gradient_in_y_pred(sample_reduction, beta, with_floor):
+    # The training case (on eager PyTorch the in-place path of
+    # `_torch_per_sample`, in each of its forms: pow, expm1 near 0 and 1,
+    # Itakura-Saito), with exact zeros in y_true, per-sample weights and,
+    # with_floor, zeros and values below epsilon in y_pred.
+    eps = 1e-7
+    rng = np.random.default_rng(12)
+    shape = (5, 6, 4, 2)
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_true[rng.uniform(size=shape) < 0.3] = 0.0
+    y_pred = rng.uniform(0.01, 1, shape).astype("float32")
+    if with_floor:
+        y_pred[rng.uniform(size=shape) < 0.2] = 0.0
+        y_pred[0, 0, 0, :] = 1e-9
+        y_pred[1, 0, 0, 0] = y_true[1, 0, 0, 0] = 0.0
+    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
+    before = (y_true.copy(), y_pred.copy())
+
+    def weighted(t, p):
+        per_sample = losses.beta_divergence(t, p, beta=beta, sample_reduction=sample_reduction)
+        return per_sample * ops.convert_to_tensor(weights)
+
+    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
+    elementwise, slope = floored_beta_divergence(y_true, y_pred, beta, eps)
+    reduce = np.sum if sample_reduction == "sum" else np.mean
+    count = 1 if sample_reduction == "sum" else 48
+    np.testing.assert_allclose(
+        value, reduce(elementwise.reshape(5, -1), axis=1) * weights, rtol=2e-5, atol=1e-5
+    )
+    expected = slope * weights[:, None, None, None] / count
+    np.testing.assert_allclose(grad, expected, rtol=2e-5, atol=1e-6)
+    np.testing.assert_array_equal(y_true, before[0])
+    np.testing.assert_array_equal(y_pred, before[1])
+
+
 @pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
 def test_beta_divergence_matches_reference(beta):
     y, x = positive_pairs()

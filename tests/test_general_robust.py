@@ -8,6 +8,7 @@ from keras_recon import losses
 from tests import references as ref
 from tests.backend_utils import to_numpy
 from tests.backend_utils import value_and_grads
+from tests.backend_utils import value_and_pred_grad
 
 X = np.linspace(-6.0, 6.0, 241).astype("float32")
 
@@ -116,3 +117,58 @@ def test_exact_special_alphas_leak_no_nan_into_gradients():
         assert np.all(np.isfinite(value)), alpha
         for g in grads:
             assert np.all(np.isfinite(g)), alpha
+
+
+def capped_rho_and_slope(t, alpha, scale):
+    """Float64 rho and its derivative in t with the documented cap (the
+    exponent saturates at 60, past which the gradient is 0)."""
+    t = np.float64(t)
+    z = (t / scale) ** 2
+    slope_factor = t / scale**2
+    if alpha == -math.inf:
+        return 1 - np.exp(-z / 2), slope_factor * np.exp(-z / 2)
+    if alpha == 0:
+        return np.log1p(z / 2), slope_factor / (1 + z / 2)
+    b = abs(alpha - 2)
+    exponent = alpha / 2 * np.log1p(z / b)
+    capped = exponent >= 60.0
+    value = b / alpha * np.expm1(np.minimum(exponent, 60.0))
+    slope = np.where(capped, 0.0, slope_factor * (z / b + 1) ** (alpha / 2 - 1))
+    return value, slope
+
+
+@pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("alpha", [-math.inf, -2.0, 0.0, 1e-3, 0.5, 1.0, 3.0, 16.0])
+def test_per_sample_gradient_in_y_pred(sample_reduction, alpha):
+    # The training case (on eager PyTorch the written-out path): gradient
+    # in y_pred only, image-shaped samples, per-sample weights; residuals
+    # from 1e-4 (the value's relative precision) to 300 / scale, past the
+    # exponent's cap for alpha = 16.
+    rng = np.random.default_rng(13)
+    shape, scale = (5, 6, 4, 2), 0.5
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    residual = rng.choice([-1.0, 1.0], shape) * 10.0 ** rng.uniform(-4, 2.5, shape)
+    y_pred = (y_true + residual).astype("float32")
+    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
+    before = (y_true.copy(), y_pred.copy())
+
+    def weighted(t, p):
+        per_sample = losses.general_robust(
+            t, p, alpha=alpha, scale=scale, sample_reduction=sample_reduction
+        )
+        return per_sample * ops.convert_to_tensor(weights)
+
+    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
+    t = np.float64(y_pred) - np.float64(y_true)
+    elementwise, slope = capped_rho_and_slope(t, alpha, scale)
+    reduce = np.sum if sample_reduction == "sum" else np.mean
+    count = 1 if sample_reduction == "sum" else 48
+    np.testing.assert_allclose(
+        value, reduce(elementwise.reshape(5, -1), axis=1) * weights, rtol=1e-5, atol=1e-6
+    )
+    expected = slope * weights[:, None, None, None] / count
+    # (atol: autodiff of Welsch's expm1 form, on the other paths, is exact
+    # to float32's epsilon times the largest slope, not relatively.)
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(y_true, before[0])
+    np.testing.assert_array_equal(y_pred, before[1])

@@ -8,6 +8,7 @@ from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
+from keras_recon.losses._common import torch_eager_target_is_constant
 
 DIRECTIONS = (1, 2)
 
@@ -82,9 +83,9 @@ def i_divergence(
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     extremes = non_negative_extremes(y_true, y_pred)
-    if extremes is not None and _torch_eager_target_is_constant(y_true, y_pred):
+    if extremes is not None and torch_eager_target_is_constant(y_true):
         any_floored = extremes[1] <= epsilon
-        values = _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored)
+        values = torch_kl_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored)
         return ops.cast(values, out_dtype)
     if direction == 1:
         values = generalized_kl(y_pred, y_true, epsilon)
@@ -93,13 +94,7 @@ def i_divergence(
     return reduce_per_sample(values, sample_reduction, out_dtype)
 
 
-def _torch_eager_target_is_constant(y_true, y_pred):
-    """PyTorch with no gradient asked of `y_true` (training); called only
-    for eager inputs (the input check returned their extremes)."""
-    return keras.backend.backend() == "torch" and not y_true.requires_grad
-
-
-def _torch_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored):
+def torch_kl_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored):
     """`generalized_kl` reduced per sample, differentiated in `y_pred` only.
 
     Eager PyTorch runs every operation as its own pass over memory; autodiff
