@@ -153,7 +153,9 @@ def _general_divergence(beta, epsilon, x_may_be_zero):
         floored_x = ops.maximum(x, epsilon)
         floored_y = ops.maximum(y, epsilon)
         ratio = (y if beta > 0 else floored_y) / floored_x
-        x_lower = ops.power(floored_x, lam)
+        # exp(lam log x), not ops.power: under jax.jit on CPU the kernel took
+        # 2.6x the squared error with ops.power and 1.3x with this.
+        x_lower = ops.exp(lam * ops.log(floored_x))
         if beta == 0.0:  # Itakura-Saito: r - 1 - log r
             value = ratio - 1.0 - ops.log(ratio)
         else:
