@@ -80,8 +80,11 @@ def non_negative_extremes(y_true, y_pred):
     """
     if is_traced(y_true) or is_traced(y_pred) or 0 in tuple(y_true.shape):
         return None
-    if keras.backend.backend() == "torch":
+    backend = keras.backend.backend()
+    if backend == "torch":
         smallest_true, smallest_pred, peak = _torch_extremes(y_true, y_pred)
+    elif backend == "tensorflow":
+        smallest_true, smallest_pred, peak = _tensorflow_extremes(y_true, y_pred)
     else:
         smallest_true, smallest_pred, peak = (
             float(v)
@@ -109,6 +112,17 @@ def _torch_extremes(y_true, y_pred):
         true_min, true_max = torch.aminmax(y_true)
         pred_min, pred_max = torch.aminmax(y_pred)
         return torch.stack([true_min, pred_min, torch.maximum(true_max, pred_max)]).tolist()
+
+
+def _tensorflow_extremes(y_true, y_pred):
+    # Eager TensorFlow: the `keras.ops` form took 1.0 ms on a (100, 784)
+    # batch, more than the squared error with its gradient (0.9 ms); the
+    # same reductions called directly take 0.18 ms.
+    import tensorflow as tf
+
+    return tf.stack(
+        [tf.reduce_min(y_true), tf.reduce_min(y_pred), tf.maximum(tf.reduce_max(y_true), tf.reduce_max(y_pred))]
+    ).numpy().tolist()
 
 
 def prepare(y_true, y_pred, flatten=True):
