@@ -9,6 +9,9 @@ from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
 from keras_recon.likelihoods.representations import represent
+from keras_recon.losses._common import is_traced
+from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses.general_robust import _MAX_EXPONENT
 from keras_recon.losses.general_robust import rho_of_tensor_alpha
 
 
@@ -131,6 +134,8 @@ class AdaptiveRobust(keras.layers.Layer):
         # alpha stays within [alpha_lo, alpha_hi]: only the special values of
         # rho inside that range need their own cases (none by default).
         specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
+        if not specials and _torch_eager_training(y_true, y_pred):
+            return _torch_nll(y_true, y_pred, alpha, scale)
         z = ops.square((y_pred - y_true) / scale)
         per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
         return residual_shape_sum(per_element)
@@ -143,6 +148,91 @@ class AdaptiveRobust(keras.layers.Layer):
             representation=self.representation, color=self.color,
         )
         return config
+
+
+def _torch_eager_training(y_true, y_pred):
+    """Eager PyTorch, `(batch, features)` inputs, no gradient asked of `y_true`."""
+    return (
+        keras.backend.backend() == "torch"
+        and len(y_pred.shape) == 2
+        and not is_traced(y_pred)
+        and torch_eager_target_is_constant(y_true)
+    )
+
+
+def _torch_nll(y_true, y_pred, alpha, scale):
+    """The per-sample NLL on eager PyTorch, `rho`'s gradients written out.
+
+    For an alpha range without 0 and 2 (the default), per element, with
+    `t` the residual, `b = |alpha - 2|`, `s = sign(alpha - 2)`,
+    `w = (t / c)**2 / b`, `u = 1 + w`, `L = log1p(w)`,
+    `E = expm1(alpha L / 2)`, `A = E + 1 = u**(alpha/2)` and `S = A / u`:
+
+        rho          = (b / alpha) E
+        d rho / dt   = S t / c**2
+        d rho / dc   = -S t**2 / c**3
+        d rho / dalpha = (2 s / alpha**2) E + (b / (2 alpha)) A L - (s / 2)(A - S)
+
+    (the last term is `(s/2) S w`, and `S w = A - S`). The sums over the
+    batch that the per-element maps need are matrix-vector products with
+    the per-sample upstream gradient, and `rho`'s per-sample sum is one
+    with `b / alpha`. Autodiff of `rho_of_tensor_alpha` made about forty
+    passes over the batch (10-18x the squared error on a `(256, 64, 64, 3)`
+    batch). `log c` and `log Z(alpha)` depend on the maps alone and stay
+    with autodiff. Where the exponent reaches its cap (60) the value
+    saturates and everything through the exponent gets no gradient, as
+    autodiff of the capped form gives.
+    """
+    import torch
+
+    features = y_pred.shape[1]
+    alpha = alpha.expand(features) if alpha.ndim == 0 else alpha
+    scale = scale.expand(features) if scale.ndim == 0 else scale
+
+    @ops.custom_gradient
+    def rho_sum(x, alpha, scale):
+        gap = alpha - 2.0
+        b, sign = gap.abs(), gap.sign()
+        residual = torch.sub(x, y_true)
+        u = torch.mul(residual, torch.rsqrt(b) / scale).square_()  # w
+        log_u = torch.log1p(u)  # L
+        exponent = log_u.mul(0.5 * alpha)
+        capped = None
+        if float(torch.amax(exponent)) >= _MAX_EXPONENT:
+            capped = exponent >= _MAX_EXPONENT
+            exponent.clamp_(max=_MAX_EXPONENT)
+        e = exponent.expm1_()  # E
+        value = torch.mv(e, b / alpha)
+        u.add_(1.0)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            a = torch.add(e, 1.0)
+            if capped is not None:
+                a.masked_fill_(capped, 0.0)
+            slope = torch.div(a, u)  # S
+            st = torch.mul(slope, residual)
+            inv_c2 = torch.square(torch.reciprocal(scale))
+            dx = torch.mul(st, torch.outer(upstream, inv_c2))
+            dscale = dalpha = None
+            if scale.requires_grad:
+                dscale = torch.mv(st.mul_(residual).T, upstream).mul_(-inv_c2 / scale)
+            if alpha.requires_grad:
+                e_sum = torch.mv(e.T, upstream)
+                al_sum = torch.mv(torch.mul(a, log_u).T, upstream)
+                a_sum, s_sum = torch.mv(a.T, upstream), torch.mv(slope.T, upstream)
+                dalpha = (
+                    (2.0 * sign / torch.square(alpha)) * e_sum
+                    + (b / (2.0 * alpha)) * al_sum
+                    - (0.5 * sign) * (a_sum - s_sum)
+                )
+            return dx, dalpha, dscale
+
+        return value, grad
+
+    per_element = ops.log(scale) + log_partition(alpha)
+    return rho_sum(y_pred, alpha, scale) + ops.sum(per_element)
 
 
 def sample_general(alpha, scale=1.0, size=1, seed=None):

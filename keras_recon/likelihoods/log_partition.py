@@ -10,11 +10,22 @@ LOG_Z_INFINITY = 0.70526025442
 
 @functools.lru_cache(maxsize=1)
 def _table():
+    """Per knot interval, the cubic Hermite interpolant's coefficients in
+    `t`, constant term first, shape `(knots, 4)`, float32.
+
+    With values `v0, v1` and slopes `m0, m1` (per unit of `t`) at the
+    interval's ends the cubic is `v0 + m0 t + c2 t^2 + c3 t^3`, with
+    `c2 = 3 (v1 - v0) - 2 m0 - m1` and `c3 = 2 (v0 - v1) + m0 + m1`
+    (computed in float64): one lookup per alpha and a Horner evaluation,
+    where the Hermite basis took four lookups.
+    """
     with np.load(_TABLE) as data:
-        values = data["g"].astype("float32")
-        # Slopes per knot interval, as the Hermite basis wants them.
-        slopes = (data["dg_du"] / (len(data["u"]) - 1)).astype("float32")
-    return values, slopes
+        values = data["g"].astype("float64")
+        slopes = data["dg_du"].astype("float64") / (len(data["u"]) - 1)
+    v0, v1, m0, m1 = values[:-1], values[1:], slopes[:-1], slopes[1:]
+    c2 = 3.0 * (v1 - v0) - 2.0 * m0 - m1
+    c3 = 2.0 * (v0 - v1) + m0 + m1
+    return np.stack([v0, m0, c2, c3], axis=1).astype("float32")
 
 
 def _singular(alpha):
@@ -59,8 +70,8 @@ def log_partition(alpha):
     Returns:
         `log Z(alpha)`, the same shape, float32.
     """
-    values, slopes = _table()
-    knots = len(values) - 1
+    table = _table()
+    knots = len(table)
     alpha = ops.cast(ops.convert_to_tensor(alpha), "float32")
     is_inf = ops.isinf(alpha)
     finite = ops.where(is_inf, ops.zeros_like(alpha), ops.maximum(alpha, 0.0))
@@ -68,15 +79,8 @@ def log_partition(alpha):
     position = u * knots
     index = ops.cast(ops.clip(ops.floor(ops.stop_gradient(position)), 0, knots - 1), "int32")
     t = position - ops.cast(index, "float32")
-    v0, v1 = ops.take(values, index), ops.take(values, index + 1)
-    m0, m1 = ops.take(slopes, index), ops.take(slopes, index + 1)
-    t2, t3 = t * t, t * t * t
-    smooth = (
-        (2 * t3 - 3 * t2 + 1) * v0
-        + (t3 - 2 * t2 + t) * m0
-        + (-2 * t3 + 3 * t2) * v1
-        + (t3 - t2) * m1
-    )
+    v0, m0, c2, c3 = ops.unstack(ops.take(table, index, axis=0), 4, axis=-1)
+    smooth = ((c3 * t + c2) * t + m0) * t + v0
     return smooth + ops.where(is_inf, ops.zeros_like(alpha), _singular(finite))
 
 
