@@ -10,7 +10,9 @@ from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
 from keras_recon.likelihoods.representations import represent
 from keras_recon.losses._common import is_traced
+from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import xla_kernel
 from keras_recon.losses.general_robust import _MAX_EXPONENT
 from keras_recon.losses.general_robust import rho_of_tensor_alpha
 
@@ -136,9 +138,15 @@ class AdaptiveRobust(keras.layers.Layer):
         specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
         if not specials and _torch_eager_training(y_true, y_pred):
             return _torch_nll(y_true, y_pred, alpha, scale)
-        z = ops.square((y_pred - y_true) / scale)
-        per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
-        return residual_shape_sum(per_element)
+
+        def kernel(y_true, y_pred, alpha, scale):
+            z = ops.square((y_pred - y_true) / scale)
+            per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
+            return residual_shape_sum(per_element)
+
+        if tensorflow_eager(y_pred):
+            return xla_kernel(("adaptive_robust_nll", specials), kernel, y_true, y_pred, alpha, scale)
+        return kernel(y_true, y_pred, alpha, scale)
 
     def get_config(self):
         config = super().get_config()

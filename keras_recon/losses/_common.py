@@ -7,6 +7,7 @@ non-batch axes, and the base class that turns a pure function into a
 `keras.losses.Loss`.
 """
 
+import collections
 import math
 
 import keras
@@ -58,6 +59,40 @@ def is_traced(x):
 
         return torch.compiler.is_compiling()
     return False
+
+
+def tensorflow_eager(x):
+    """True on the TensorFlow backend outside `tf.function`."""
+    return keras.backend.backend() == "tensorflow" and not is_traced(x)
+
+
+_XLA_KERNELS = collections.OrderedDict()
+
+
+def xla_kernel(key, kernel, *tensors):
+    """`kernel(*tensors)` on eager TensorFlow, as a cached
+    `tf.function(jit_compile=True)`.
+
+    Eager TensorFlow dispatches every operation from Python (about 30 us
+    each, 60-100 us through `keras.ops`) and runs it as its own pass over
+    memory; a loss of twenty operations cost 3-7x the squared error. Run
+    under XLA, the loss is fused into one program, as in a compiled `fit`.
+    The input checks that need values run eagerly before this. `key` must
+    name everything `kernel` depends on besides its tensor arguments (the
+    function's hyperparameters): the first kernel under a key is the one
+    traced. Each new input shape (or dtype) costs one trace and one XLA
+    compilation; shapes are not generalised, because the losses need their
+    inputs' rank when traced.
+    """
+    import tensorflow as tf
+
+    function = _XLA_KERNELS.get(key)
+    if function is None:
+        function = tf.function(kernel, jit_compile=True)
+        _XLA_KERNELS[key] = function
+        while len(_XLA_KERNELS) > 64:
+            _XLA_KERNELS.popitem(last=False)
+    return function(*tensors)
 
 
 def torch_eager_target_is_constant(y_true):

@@ -10,7 +10,9 @@ from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
+from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import xla_kernel
 from keras_recon.losses.i_divergence import generalized_kl
 from keras_recon.losses.i_divergence import torch_kl_per_sample
 
@@ -83,28 +85,44 @@ def beta_divergence(
     if extremes is not None and beta > 1.0 and beta != 2.0:
         _check_no_overflow(extremes[2], beta)
     if beta == 2.0:
-        values = 0.5 * ops.square(y_pred - y_true)
-    elif extremes is not None and torch_eager_target_is_constant(y_true):
+        return reduce_per_sample(0.5 * ops.square(y_pred - y_true), sample_reduction, out_dtype)
+    if extremes is not None and torch_eager_target_is_constant(y_true):
         any_floored = extremes[1] <= epsilon
         if beta == 1.0:
             values = torch_kl_per_sample(y_true, y_pred, 2, epsilon, sample_reduction, any_floored)
         else:
             values = _torch_per_sample(
-                y_true, y_pred, beta, epsilon, sample_reduction, any_floored, extremes[1] == 0
+                y_true, y_pred, beta, epsilon, sample_reduction, any_floored, extremes[1] == 0,
+                _ratio_may_overflow(extremes, epsilon),
             )
         return ops.cast(values, out_dtype)
-    elif beta == 1.0:
-        values = generalized_kl(y_true, y_pred, epsilon)
-    else:
-        if beta > 1.0 and extremes is None:
-            # Past this bound the powers overflow float32 (eager inputs that
-            # large were refused above; traced ones are clipped to it so the
-            # value stays finite rather than inf - inf).
-            bound = math.exp(math.log(1e37) / beta)
-            y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
-        x_may_be_zero = extremes is None or extremes[1] == 0
-        values = _general_divergence(beta, epsilon, x_may_be_zero)(y_true, y_pred)
-    return reduce_per_sample(values, sample_reduction, out_dtype)
+    x_may_be_zero = extremes is None or extremes[1] == 0
+    may_overflow = extremes is None or _ratio_may_overflow(extremes, epsilon)
+    clip = beta > 1.0 and extremes is None
+
+    def kernel(y_true, y_pred):
+        if beta == 1.0:
+            values = generalized_kl(y_true, y_pred, epsilon)
+        else:
+            if clip:
+                # Past this bound the powers overflow float32 (eager inputs
+                # that large were refused above; traced ones are clipped to
+                # it so the value stays finite rather than inf - inf).
+                bound = math.exp(math.log(1e37) / beta)
+                y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
+            values = _general_divergence(beta, epsilon, x_may_be_zero, may_overflow)(y_true, y_pred)
+        return reduce_per_sample(values, sample_reduction, out_dtype)
+
+    if tensorflow_eager(y_pred):
+        key = ("beta_divergence", beta, epsilon, x_may_be_zero, may_overflow, sample_reduction, out_dtype)
+        return xla_kernel(key, kernel, y_true, y_pred)
+    return kernel(y_true, y_pred)
+
+
+def _ratio_may_overflow(extremes, epsilon):
+    """Whether `y_true / max(y_pred, epsilon)` can exceed float32's range,
+    from the input check's extremes."""
+    return extremes[2] / max(extremes[1], epsilon) > 1e38
 
 
 def _ratio_numerator(r, beta):
@@ -128,7 +146,7 @@ def _ratio_numerator(r, beta):
     return ops.expm1(beta * log_r) - beta * (r - 1.0)
 
 
-def _general_divergence(beta, epsilon, x_may_be_zero):
+def _general_divergence(beta, epsilon, x_may_be_zero, may_overflow):
     """`(y, x) -> d_beta(y | x)` elementwise, with its gradient written out.
 
     The divergence is homogeneous of degree beta:
@@ -144,7 +162,10 @@ def _general_divergence(beta, epsilon, x_may_be_zero):
     finite, as in the direct formula: `d(y | 0)` is `y**beta / (beta
     (beta - 1))`, less `y epsilon**(beta - 1) / (beta - 1)` for beta < 1,
     and `d(0 | 0) = 0` (`_value_at_zero_x`; `x_may_be_zero` is False when
-    the input check found no zero, which saves the selection).
+    the input check found no zero, which saves the selection). Where
+    `y / max(x, epsilon)` overflows float32 the value is `+inf` (the
+    limit of every form; `may_overflow` is False when the input check
+    rules it out).
     """
     lam = beta - 1.0
 
@@ -160,8 +181,10 @@ def _general_divergence(beta, epsilon, x_may_be_zero):
             value = ratio - 1.0 - ops.log(ratio)
         else:
             value = x_lower * floored_x * _ratio_numerator(ratio, beta) / (beta * lam)
-            if beta > 0 and x_may_be_zero:
-                value = ops.where(x > 0, value, _value_at_zero_x(value, y, beta, epsilon))
+        if may_overflow:
+            value = ops.where(ops.isinf(ratio), math.inf, value)
+        if beta > 0 and x_may_be_zero:
+            value = ops.where(x > 0, value, _value_at_zero_x(value, y, beta, epsilon))
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -186,7 +209,9 @@ def _value_at_zero_x(value, y, beta, epsilon):
     return ops.where(y > 0, shifted, 0.0)
 
 
-def _torch_per_sample(y_true, y_pred, beta, epsilon, sample_reduction, any_floored, x_has_zero):
+def _torch_per_sample(
+    y_true, y_pred, beta, epsilon, sample_reduction, any_floored, x_has_zero, may_overflow
+):
     """`d_beta` reduced per sample on eager PyTorch, differentiated in `y_pred`.
 
     The same homogeneous form as `_general_divergence`, with the buffers
@@ -198,7 +223,8 @@ def _torch_per_sample(y_true, y_pred, beta, epsilon, sample_reduction, any_floor
     `x**beta`); near them the `expm1` form keeps the limits. `any_floored`
     (from the input check) says whether any `y_pred <= epsilon` needs the
     gradient's mask, `x_has_zero` whether any `y_pred` is exactly 0, whose
-    elements then get the value of `_value_at_zero_x`.
+    elements then get the value of `_value_at_zero_x`, `may_overflow`
+    whether the ratio can overflow (its elements are then `+inf`).
     """
     import torch
 
@@ -216,13 +242,18 @@ def _torch_per_sample(y_true, y_pred, beta, epsilon, sample_reduction, any_floor
         ratio = torch.div(y, floored_x)
         x_lower = torch.pow(floored_x, lam)
         if beta == 0.0:
-            value = per_sample(torch.log(ratio).neg_().add_(ratio).sub_(1.0))
+            per_element = torch.log(ratio).neg_().add_(ratio).sub_(1.0)
+            if may_overflow:
+                per_element.masked_fill_(torch.isinf(ratio), math.inf)
+            value = per_sample(per_element)
         else:
             if min(abs(beta), abs(lam)) >= 0.25:
                 numerator = torch.pow(ratio, beta).add_(ratio, alpha=-beta).add_(lam)
             else:
                 numerator = _ratio_numerator(ratio, beta)
             numerator.mul_(floored_x).mul_(x_lower)  # beta (beta - 1) d(y | x)
+            if may_overflow:
+                numerator.masked_fill_(torch.isinf(ratio), math.copysign(math.inf, beta * lam))
             if beta > 0 and x_has_zero:
                 zero = x == 0
                 y0 = y_true[zero]

@@ -10,7 +10,9 @@ from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
+from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import xla_kernel
 
 # Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
 # element leaves room for per-sample sums over ~1e12 elements in float32).
@@ -192,8 +194,14 @@ def general_robust(
     if _torch_eager_fixed(alpha, scale, y_true, y_pred):
         values = _torch_per_sample(y_true, y_pred, float(alpha), float(scale), sample_reduction)
         return ops.cast(values, out_dtype)
-    values = rho(y_pred - y_true, alpha, scale)
-    return reduce_per_sample(values, sample_reduction, out_dtype)
+
+    def kernel(y_true, y_pred):
+        return reduce_per_sample(rho(y_pred - y_true, alpha, scale), sample_reduction, out_dtype)
+
+    if isinstance(alpha, (int, float)) and isinstance(scale, (int, float)) and tensorflow_eager(y_pred):
+        key = ("general_robust", float(alpha), float(scale), sample_reduction, out_dtype)
+        return xla_kernel(key, kernel, y_true, y_pred)
+    return kernel(y_true, y_pred)
 
 
 def _torch_eager_fixed(alpha, scale, y_true, y_pred):

@@ -8,7 +8,9 @@ from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
+from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import xla_kernel
 
 DIRECTIONS = (1, 2)
 
@@ -87,11 +89,18 @@ def i_divergence(
         any_floored = extremes[1] <= epsilon
         values = torch_kl_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored)
         return ops.cast(values, out_dtype)
-    if direction == 1:
-        values = generalized_kl(y_pred, y_true, epsilon)
-    else:
-        values = generalized_kl(y_true, y_pred, epsilon)
-    return reduce_per_sample(values, sample_reduction, out_dtype)
+
+    def kernel(y_true, y_pred):
+        if direction == 1:
+            values = generalized_kl(y_pred, y_true, epsilon)
+        else:
+            values = generalized_kl(y_true, y_pred, epsilon)
+        return reduce_per_sample(values, sample_reduction, out_dtype)
+
+    if tensorflow_eager(y_pred):
+        key = ("i_divergence", direction, epsilon, sample_reduction, out_dtype)
+        return xla_kernel(key, kernel, y_true, y_pred)
+    return kernel(y_true, y_pred)
 
 
 def torch_kl_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, any_floored):

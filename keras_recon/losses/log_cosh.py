@@ -10,6 +10,8 @@ from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
+from keras_recon.losses._common import tensorflow_eager
+from keras_recon.losses._common import xla_kernel
 
 
 def log_cosh(
@@ -72,14 +74,21 @@ def log_cosh(
     a = check_positive("a", a)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    t = y_pred - y_true
-    if surrogate_gradient and not is_traced(t):
-        return ops.cast(_eager_per_sample(t, a, sample_reduction), out_dtype)
-    if surrogate_gradient:
-        value = _surrogate(a)(t)
-    else:
-        value = _log_cosh_value(t, a)
-    return reduce_per_sample(value, sample_reduction, out_dtype)
+
+    def kernel(y_true, y_pred):
+        t = y_pred - y_true
+        if surrogate_gradient and not is_traced(t):
+            return ops.cast(_eager_per_sample(t, a, sample_reduction), out_dtype)
+        if surrogate_gradient:
+            value = _surrogate(a)(t)
+        else:
+            value = _log_cosh_value(t, a)
+        return reduce_per_sample(value, sample_reduction, out_dtype)
+
+    if tensorflow_eager(y_pred):
+        key = ("log_cosh", a, surrogate_gradient, sample_reduction, out_dtype)
+        return xla_kernel(key, kernel, y_true, y_pred)
+    return kernel(y_true, y_pred)
 
 
 def _log_cosh_value(t, a):
