@@ -86,3 +86,36 @@ def value_and_pred_grad(fn, y_true, y_pred):
         value.sum().backward()
         return value.detach().numpy(), y_pred.grad.numpy()
     raise NotImplementedError(BACKEND)
+
+
+TRAINING_WEIGHTS = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
+
+
+def assert_training_case(per_sample, y_true, y_pred, elementwise, slope, sample_reduction, *,
+                         rtol, value_atol, grad_atol):
+    """Checks a loss in the training case against float64 expectations.
+
+    `per_sample(y_true, y_pred)` gives one value per sample (five samples);
+    each is weighted by `TRAINING_WEIGHTS` (signs, a zero) and the gradient
+    of the weighted sum is taken in `y_pred` alone (`value_and_pred_grad`:
+    on eager PyTorch the losses' written-out paths). `elementwise` and
+    `slope` are the float64 loss and its derivative per element; they are
+    summed or averaged per sample as `sample_reduction` says. The inputs
+    must come back unmodified.
+    """
+    before = (y_true.copy(), y_pred.copy())
+
+    def weighted(t, p):
+        return per_sample(t, p) * ops.convert_to_tensor(TRAINING_WEIGHTS)
+
+    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
+    batch = len(TRAINING_WEIGHTS)
+    count = 1 if sample_reduction == "sum" else elementwise[0].size
+    reduce = np.sum if sample_reduction == "sum" else np.mean
+    np.testing.assert_allclose(
+        value, reduce(elementwise.reshape(batch, -1), axis=1) * TRAINING_WEIGHTS, rtol=rtol, atol=value_atol
+    )
+    weights = TRAINING_WEIGHTS.reshape((batch,) + (1,) * (y_pred.ndim - 1))
+    np.testing.assert_allclose(grad, slope * weights / count, rtol=rtol, atol=grad_atol)
+    np.testing.assert_array_equal(y_true, before[0])
+    np.testing.assert_array_equal(y_pred, before[1])

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
-from keras import ops
 
 from keras_recon import losses
 from tests import references as ref
+from tests.backend_utils import assert_training_case
 from tests.backend_utils import to_numpy
 from tests.backend_utils import value_and_grads
-from tests.backend_utils import value_and_pred_grad
 
 
 def positive_pairs(n=500, seed=0):
@@ -71,6 +70,20 @@ def test_i_divergence_gradient_matches_finite_differences(direction):
 
 
 
+def training_images(seed, with_floor):
+    """(5, 6, 4, 2) non-negative pairs as in training: exact zeros in
+    y_true and, with_floor, zeros and a value below epsilon in y_pred."""
+    rng = np.random.default_rng(seed)
+    shape = (5, 6, 4, 2)
+    y_true = rng.uniform(0, 1, shape).astype("float32")
+    y_true[rng.uniform(size=shape) < 0.3] = 0.0
+    y_pred = rng.uniform(0.01, 1, shape).astype("float32")
+    if with_floor:
+        y_pred[rng.uniform(size=shape) < 0.2] = 0.0
+        y_pred[0, 0, 0, :] = 1e-9
+    return y_true, y_pred
+
+
 @pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
 @pytest.mark.parametrize("direction", [1, 2])
 @pytest.mark.parametrize("with_floor", [False, True])
@@ -80,40 +93,19 @@ def test_i_divergence_per_sample_gradient_in_y_pred(sample_reduction, direction,
     # per sample, exact zeros in y_true and, with_floor, values of y_pred at
     # or below epsilon, where the floor passes no gradient.
     eps = 1e-7
-    rng = np.random.default_rng(11)
-    shape = (5, 6, 4, 2)
-    y_true = rng.uniform(0, 1, shape).astype("float32")
-    y_true[rng.uniform(size=shape) < 0.3] = 0.0
-    y_pred = rng.uniform(0.01, 1, shape).astype("float32")
-    if with_floor:
-        y_pred[rng.uniform(size=shape) < 0.2] = 0.0
-        y_pred[0, 0, 0, :] = 1e-9
-    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
-    before = (y_true.copy(), y_pred.copy())
-
-    def weighted(t, p):
-        per_sample = losses.i_divergence(
-            t, p, direction=direction, sample_reduction=sample_reduction
-        )
-        return per_sample * ops.convert_to_tensor(weights)
-
-    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
+    y_true, y_pred = training_images(11, with_floor)
     if direction == 1:
         elementwise = ref.generalized_kl(y_pred, y_true, eps)
         log_ratio = np.log(np.maximum(y_pred, eps)) - np.log(np.maximum(y_true, eps))
-        expected = log_ratio + (y_pred > eps) - 1.0
+        slope = log_ratio + (y_pred > eps) - 1.0
     else:
         elementwise = ref.generalized_kl(y_true, y_pred, eps)
-        expected = np.where(y_pred > eps, 1.0 - y_true / np.maximum(y_pred, eps), 1.0)
-    reduce = np.sum if sample_reduction == "sum" else np.mean
-    count = 1 if sample_reduction == "sum" else 48
-    np.testing.assert_allclose(
-        value, reduce(elementwise.reshape(5, -1), axis=1) * weights, rtol=2e-5, atol=1e-6
+        slope = np.where(y_pred > eps, 1.0 - y_true / np.maximum(y_pred, eps), 1.0)
+    assert_training_case(
+        lambda t, p: losses.i_divergence(t, p, direction=direction, sample_reduction=sample_reduction),
+        y_true, y_pred, elementwise, slope, sample_reduction, rtol=2e-5, value_atol=1e-6, grad_atol=1e-6,
     )
-    expected = expected * weights[:, None, None, None] / count
-    np.testing.assert_allclose(grad, expected, rtol=2e-5, atol=1e-6)
-    np.testing.assert_array_equal(y_true, before[0])
-    np.testing.assert_array_equal(y_pred, before[1])
+
 
 def floored_beta_divergence(y, x, beta, eps):
     """The documented floors, in float64: x read as max(x, eps) (and y too
@@ -139,33 +131,14 @@ def test_beta_divergence_per_sample_gradient_in_y_pred(sample_reduction, beta, w
     # Itakura-Saito), with exact zeros in y_true, per-sample weights and,
     # with_floor, zeros and values below epsilon in y_pred.
     eps = 1e-7
-    rng = np.random.default_rng(12)
-    shape = (5, 6, 4, 2)
-    y_true = rng.uniform(0, 1, shape).astype("float32")
-    y_true[rng.uniform(size=shape) < 0.3] = 0.0
-    y_pred = rng.uniform(0.01, 1, shape).astype("float32")
+    y_true, y_pred = training_images(12, with_floor)
     if with_floor:
-        y_pred[rng.uniform(size=shape) < 0.2] = 0.0
-        y_pred[0, 0, 0, :] = 1e-9
         y_pred[1, 0, 0, 0] = y_true[1, 0, 0, 0] = 0.0
-    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0])
-    before = (y_true.copy(), y_pred.copy())
-
-    def weighted(t, p):
-        per_sample = losses.beta_divergence(t, p, beta=beta, sample_reduction=sample_reduction)
-        return per_sample * ops.convert_to_tensor(weights)
-
-    value, grad = value_and_pred_grad(weighted, y_true, y_pred)
     elementwise, slope = floored_beta_divergence(y_true, y_pred, beta, eps)
-    reduce = np.sum if sample_reduction == "sum" else np.mean
-    count = 1 if sample_reduction == "sum" else 48
-    np.testing.assert_allclose(
-        value, reduce(elementwise.reshape(5, -1), axis=1) * weights, rtol=2e-5, atol=1e-5
+    assert_training_case(
+        lambda t, p: losses.beta_divergence(t, p, beta=beta, sample_reduction=sample_reduction),
+        y_true, y_pred, elementwise, slope, sample_reduction, rtol=2e-5, value_atol=1e-5, grad_atol=1e-6,
     )
-    expected = slope * weights[:, None, None, None] / count
-    np.testing.assert_allclose(grad, expected, rtol=2e-5, atol=1e-6)
-    np.testing.assert_array_equal(y_true, before[0])
-    np.testing.assert_array_equal(y_pred, before[1])
 
 
 @pytest.mark.parametrize("beta", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0])

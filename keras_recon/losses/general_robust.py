@@ -12,6 +12,7 @@ from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import torch_per_sample
 from keras_recon.losses._common import xla_kernel
 
 # Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
@@ -237,11 +238,7 @@ def _torch_per_sample(y_true, y_pred, alpha, scale, sample_reduction):
     """
     import torch
 
-    axes = tuple(range(1, y_pred.ndim))
-    reduce = torch.sum if sample_reduction == "sum" else torch.mean
-
-    def per_sample(v):
-        return reduce(v, dim=axes) if axes else v
+    per_sample = torch_per_sample(sample_reduction, y_pred.ndim)
 
     welsch = alpha == -math.inf
     b = 2.0 if welsch else abs(alpha - 2.0)

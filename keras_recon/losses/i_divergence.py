@@ -10,6 +10,7 @@ from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses._common import tensorflow_eager
 from keras_recon.losses._common import torch_eager_target_is_constant
+from keras_recon.losses._common import torch_per_sample
 from keras_recon.losses._common import xla_kernel
 
 DIRECTIONS = (1, 2)
@@ -122,11 +123,7 @@ def torch_kl_per_sample(y_true, y_pred, direction, epsilon, sample_reduction, an
     """
     import torch
 
-    axes = tuple(range(1, y_pred.ndim))
-    reduce = torch.sum if sample_reduction == "sum" else torch.mean
-
-    def per_sample(x):
-        return reduce(x, dim=axes) if axes else x
+    per_sample = torch_per_sample(sample_reduction, y_pred.ndim)
 
     @ops.custom_gradient
     def divergence(y_pred):

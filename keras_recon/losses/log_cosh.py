@@ -11,6 +11,7 @@ from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses._common import tensorflow_eager
+from keras_recon.losses._common import torch_per_sample
 from keras_recon.losses._common import xla_kernel
 
 
@@ -205,21 +206,19 @@ def _torch_eager_per_sample(t, a, sample_reduction):
     """
     import torch
 
-    axes = tuple(range(1, t.ndim))
-    reduce = torch.sum if sample_reduction == "sum" else torch.mean
+    per_sample = torch_per_sample(sample_reduction, t.ndim)
 
     @ops.custom_gradient
     def log_cosh_per_sample(t):
         half = t * (0.5 * a)
         capped = torch.clamp(half, -0.5 * _CAP, 0.5 * _CAP)
-        excess = half.sub_(capped).abs_()
-        if axes:
-            excess = reduce(excess, dim=axes)
-            log_terms = torch.sinh(capped, out=half)  # `half` is free now
+        excess = per_sample(half.sub_(capped).abs_())
+        if t.ndim > 1:
+            log_terms = torch.sinh(capped, out=half)  # `half` is reduced, free now
         else:
             log_terms = torch.sinh(capped)
         log_terms.square_().mul_(2.0).log1p_()
-        total = reduce(log_terms, dim=axes) if axes else log_terms
+        total = per_sample(log_terms)
         value = torch.add(total, excess, alpha=2.0).div_(a)
 
         def grad(*args, upstream=None):
