@@ -13,42 +13,56 @@ from experiments._record import machine_note  # noqa: F401  (re-exported)
 from experiments._record import write_json  # noqa: F401
 
 
-def value_and_grad_fn(fn, compiled=True):
-    """`step(y_true, y_pred)` -> (sum of fn, d/dy_pred), blocking until done.
+def value_and_grad_fn(fn, compiled=True, layer=None):
+    """`step(y_true, y_pred)` -> (sum of fn, its gradients), blocking until done.
 
-    JAX: `jax.jit(jax.value_and_grad)`; TensorFlow: `tf.function` with XLA
-    (`jit_compile=True`) when compiled, else eager; PyTorch: eager autograd
-    (`torch.compile` of Keras ops did not help on this CPU and takes minutes
-    to compile, so eager is what users run).
+    The gradient is taken in `y_pred`, and, if `layer` is given, in its
+    trainable variables too (`fn` calls `layer`; JAX goes through
+    `layer.stateless_call`, since jit treats captured variables as
+    constants). JAX: `jax.jit(jax.value_and_grad)`; TensorFlow:
+    `tf.function` with XLA (`jit_compile=True`) when compiled, else eager;
+    PyTorch: eager autograd (`torch.compile` of Keras ops did not help on
+    this CPU and takes minutes to compile, so eager is what users run),
+    where `backward()` fills every trainable variable's gradient anyway.
     """
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
         import jax.numpy as jnp
 
-        grad = jax.value_and_grad(lambda yp, yt: jnp.sum(fn(yt, yp)))
+        def total(yp, weights, yt):
+            if layer is None:
+                return jnp.sum(fn(yt, yp))
+            value, _ = layer.stateless_call(weights, [v.value for v in layer.non_trainable_variables], yt, yp)
+            return jnp.sum(value)
+
+        grad = jax.value_and_grad(total, argnums=(0, 1))
         grad = jax.jit(grad) if compiled else grad
+        weights = [] if layer is None else [v.value for v in layer.trainable_variables]
 
         def step(yt, yp):
-            value, g = grad(yp, yt)
-            g.block_until_ready()
+            value, grads = grad(yp, weights, yt)
+            jax.block_until_ready(grads)
             return value
 
         return step
     if backend == "tensorflow":
         import tensorflow as tf
 
+        sources = [] if layer is None else list(layer.trainable_variables)
+
         def raw(yt, yp):
             with tf.GradientTape() as tape:
                 tape.watch(yp)
                 value = tf.reduce_sum(fn(yt, yp))
-            return value, tape.gradient(value, yp)
+            return value, tape.gradient(value, [yp] + sources)
 
         compiled_fn = tf.function(raw, jit_compile=True) if compiled else raw
 
         def step(yt, yp):
-            value, g = compiled_fn(yt, yp)
-            g.numpy()
+            value, grads = compiled_fn(yt, yp)
+            for g in grads:
+                g.numpy()
             return value
 
         return step
@@ -58,6 +72,9 @@ def value_and_grad_fn(fn, compiled=True):
         value = fn(yt, yp).sum()
         value.backward()
         yp.grad.cpu()
+        if layer is not None:
+            for v in layer.trainable_variables:
+                v.value.grad = None
         return value
 
     return step

@@ -64,6 +64,24 @@ def test_log_partition_gradient_is_finite_and_matches_differences():
         assert g == pytest.approx(numeric, rel=2e-3, abs=2e-4)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the written-out log Z slope serves the PyTorch path only")
+def test_torch_log_partition_slope_equals_autodiff():
+    # Every knot interval's cubic (20,000 alphas up to 20), both sides of
+    # the singular point at 2 and its floor, and large alphas.
+    import torch
+
+    from keras_recon.likelihoods.log_partition import torch_log_partition_and_slope
+
+    near_two = [2 - 1e-3, 2 - 1e-6, 2 - 1e-7, 2.0, 2 + 1e-7, 2 + 1e-6, 2 + 1e-3]
+    alphas = np.concatenate([np.linspace(1e-4, 20, 20001), near_two, [1e3, 1e6]]).astype("float32")
+    alpha = torch.tensor(alphas, requires_grad=True)
+    expected_value = log_partition(alpha)
+    (expected_slope,) = torch.autograd.grad(expected_value.sum(), alpha)
+    value, slope = torch_log_partition_and_slope(alpha.detach())
+    np.testing.assert_allclose(value.numpy(), expected_value.detach().numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(slope.numpy(), expected_slope.numpy(), rtol=2e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0])
 def test_density_integrates_to_one(alpha):
     scale = 0.7
@@ -241,7 +259,8 @@ def test_adaptive_likelihood_in_dct_and_wavelet_space_trains():
 )
 @pytest.mark.parametrize("per_element", [True, False])
 @pytest.mark.parametrize("bounds", [(0.001, 1.999), (2.5, 16.0)])
-def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds):
+@pytest.mark.parametrize("fixed", [None, "alpha", "scale", "frozen"])
+def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds, fixed):
     # Training on PyTorch (y_true needs no gradient) takes `_torch_nll`;
     # asking a gradient of y_true too takes the autodiff path. Values and
     # the gradients in y_pred and both latents must agree, including alpha
@@ -257,23 +276,38 @@ def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds):
         # Past the exponent's cap for alpha above about 1.7 (z about 1e30);
         # a shared alpha's gradient would be all cap.
         y_pred[0, 0, 0, :] = 1e15
-    layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=bounds[1], scale_lo=1e-3, per_element=per_element)
-    layer.build(shape)
-    latent_shape = tuple(layer.alpha_latent.shape)
-    layer.alpha_latent.assign(rng.uniform(-3, 3, latent_shape).astype("float32"))
-    layer.scale_latent.assign(rng.uniform(-3, 1, latent_shape).astype("float32"))
+    # A fixed alpha or scale has no latent; a frozen layer has latents
+    # without gradients.
+    alpha_hi = bounds[0] if fixed == "alpha" else bounds[1]
+    scale_lo, scale_init = (0.3, 0.3) if fixed == "scale" else (1e-3, 1.0)
+
+    def make(per_element):
+        layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=alpha_hi, scale_lo=scale_lo, scale_init=scale_init,
+                               per_element=per_element)
+        layer.build(shape)
+        layer.trainable = fixed != "frozen"
+        return layer
+
+    layer = make(per_element)
+    latent_shape = shape[1:] if per_element else ()
+    latent_values = {"alpha_latent": rng.uniform(-3, 3, latent_shape).astype("float32"),
+                     "scale_latent": rng.uniform(-3, 1, latent_shape).astype("float32")}
+    latent_names = [name for name in latent_values if hasattr(layer, name)]
+    for name in latent_names:
+        getattr(layer, name).assign(latent_values[name])
     weights = torch.tensor([1.0, -2.0, 0.5, 3.0, 0.0, 1.5, 0.25])
 
     def run(layer, target_needs_grad):
         true = torch.tensor(y_true, requires_grad=target_needs_grad)
         pred = torch.tensor(y_pred, requires_grad=True)
         value = layer(true, pred)
-        latents = [layer.alpha_latent.value, layer.scale_latent.value]
+        latents = [getattr(layer, name).value for name in latent_names] if fixed != "frozen" else []
         grads = torch.autograd.grad((value * weights).sum(), [pred] + latents)
         return [value.detach().numpy()] + [g.numpy() for g in grads]
 
-    names = ["value", "y_pred", "alpha", "scale"]
+    names = ["value", "y_pred"] + latent_names
     written = run(layer, False)
+    assert len(written) == (2 if fixed == "frozen" else 4 - (fixed is not None))
     if per_element:
         for name, got, expected in zip(names, written, run(layer, True)):
             assert np.all(np.isfinite(expected)), name
@@ -285,10 +319,9 @@ def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds):
         # layer is checked against a per-element twin at the same values:
         # its gradients summed over the elements (the twin itself is
         # checked against autodiff above).
-        twin = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=bounds[1], scale_lo=1e-3)
-        twin.build(shape)
-        twin.alpha_latent.assign(np.full(shape[1:], to_numpy(layer.alpha_latent), "float32"))
-        twin.scale_latent.assign(np.full(shape[1:], to_numpy(layer.scale_latent), "float32"))
+        twin = make(True)
+        for name in latent_names:
+            getattr(twin, name).assign(np.full(shape[1:], latent_values[name], "float32"))
         expected = run(twin, False)
         expected[2:] = [g.sum() for g in expected[2:]]
         for name, got, want in zip(names, written, expected):

@@ -8,6 +8,7 @@ from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.log_partition import log_partition
+from keras_recon.likelihoods.log_partition import torch_log_partition_and_slope
 from keras_recon.likelihoods.representations import represent
 from keras_recon.losses._common import is_traced
 from keras_recon.losses._common import tensorflow_eager
@@ -128,16 +129,16 @@ class AdaptiveRobust(keras.layers.Layer):
         if self.representation != "pixels" or self.color != "rgb":
             y_true = represent(y_true, self.representation, self.color)
             y_pred = represent(y_pred, self.representation, self.color)
+        # alpha stays within [alpha_lo, alpha_hi]: only the special values of
+        # rho inside that range need their own cases (none by default).
+        specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
+        if not specials and _torch_eager_training(y_true, y_pred):
+            return _torch_nll(self, y_true, y_pred)
         alpha, scale = self.alpha(), self.scale()
         y_true, y_pred, alpha, scale = flatten_samples(y_true, y_pred, alpha, scale)
         # log Z depends on alpha alone: evaluate it once per alpha (a scalar or
         # the sample-shaped map), not once per element of the batch, and let
         # broadcasting spread it.
-        # alpha stays within [alpha_lo, alpha_hi]: only the special values of
-        # rho inside that range need their own cases (none by default).
-        specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
-        if not specials and _torch_eager_training(y_true, y_pred):
-            return _torch_nll(y_true, y_pred, alpha, scale)
 
         def kernel(y_true, y_pred, alpha, scale):
             z = ops.square((y_pred - y_true) / scale)
@@ -159,17 +160,17 @@ class AdaptiveRobust(keras.layers.Layer):
 
 
 def _torch_eager_training(y_true, y_pred):
-    """Eager PyTorch, `(batch, features)` inputs, no gradient asked of `y_true`."""
+    """Eager PyTorch, batched inputs, no gradient asked of `y_true`."""
     return (
         keras.backend.backend() == "torch"
-        and len(y_pred.shape) == 2
+        and len(y_pred.shape) >= 2
         and not is_traced(y_pred)
         and torch_eager_target_is_constant(y_true)
     )
 
 
-def _torch_nll(y_true, y_pred, alpha, scale):
-    """The per-sample NLL on eager PyTorch, `rho`'s gradients written out.
+def _torch_nll(layer, y_true, y_pred):
+    """The per-sample NLL on eager PyTorch, every gradient written out.
 
     For an alpha range without 0 and 2 (the default), per element, with
     `t` the residual, `b = |alpha - 2|`, `s = sign(alpha - 2)`,
@@ -178,40 +179,68 @@ def _torch_nll(y_true, y_pred, alpha, scale):
 
         rho          = (b / alpha) E
         d rho / dt   = S t / c**2
-        d rho / dc   = -S t**2 / c**3
-        d rho / dalpha = (2 s / alpha**2) E + (b / (2 alpha)) A L - (s / 2)(A - S)
+        d rho / dc   = -S t**2 / c**3 = -(b / c) S w
+        d rho / dalpha = (2 s / alpha**2) E + (b / (2 alpha)) A L - (s / 2) S w
 
-    (the last term is `(s/2) S w`, and `S w = A - S`). The sums over the
-    batch that the per-element maps need are matrix-vector products with
-    the per-sample upstream gradient, and `rho`'s per-sample sum is one
-    with `b / alpha`. Autodiff of `rho_of_tensor_alpha` made about forty
-    passes over the batch (10-18x the squared error on a `(256, 64, 64, 3)`
-    batch). `log c` and `log Z(alpha)` depend on the maps alone and stay
-    with autodiff. Where the exponent reaches its cap (60) the value
+    with `S w = A - S`, so that the scale and alpha share one sum. The sums
+    over the batch that the per-element maps need are matrix-vector
+    products with the per-sample upstream gradient, and `rho`'s per-sample
+    sum is one with `b / alpha`. `log c + log Z(alpha)` is added to every
+    sample inside the same gradient (`d/dc = 1/c`; `log Z`'s slope from
+    `torch_log_partition_and_slope`), and alpha and c are computed from the
+    layer's latents here too (`sigmoid' = s (1 - s)`, `softplus' =
+    sigmoid`), so autograd records one node. Autodiff of
+    `rho_of_tensor_alpha` made about forty passes over the batch (10-18x
+    the squared error on a `(256, 64, 64, 3)` batch), and on a `(100, 784)`
+    batch autodiff of `log_partition`'s and the latents' `keras.ops` cost
+    more than `rho`. Where the exponent reaches its cap (60) the value
     saturates and everything through the exponent gets no gradient, as
     autodiff of the capped form gives.
     """
     import torch
 
+    batch = y_pred.shape[0]
+    y_true, y_pred = torch.reshape(y_true, (batch, -1)), torch.reshape(y_pred, (batch, -1))
     features = y_pred.shape[1]
-    alpha = alpha.expand(features) if alpha.ndim == 0 else alpha
-    scale = scale.expand(features) if scale.ndim == 0 else scale
+    alpha_latent = layer.alpha_latent.value if layer.alpha_lo < layer.alpha_hi else None
+    scale_latent = layer.scale_latent.value if layer.scale_lo < layer.scale_init else None
+
+    def bounded(latent, low, width, squash):
+        """`(map, d map / d latent)`, both `(features,)`; the slope is None
+        for a fixed value."""
+        if latent is None:
+            return torch.full((features,), low), None
+        flat = torch.reshape(latent, (-1,)).expand(features)
+        squashed = squash(flat)
+        if squash is torch.sigmoid:  # alpha = low + width * sigmoid
+            return squashed.mul(width).add_(low), squashed.mul(torch.sub(1.0, squashed)).mul_(width)
+        return squashed.add_(low), torch.sigmoid(flat)  # scale = low + softplus
+
+    def to_latent(grad, latent):
+        if latent is None or not latent.requires_grad:
+            return None
+        return torch.reshape(grad.sum() if latent.ndim == 0 else grad, latent.shape)
 
     @ops.custom_gradient
-    def rho_sum(x, alpha, scale):
-        gap = alpha - 2.0
-        b, sign = gap.abs(), gap.sign()
-        residual = torch.sub(x, y_true)
-        u = torch.mul(residual, torch.rsqrt(b) / scale).square_()  # w
-        log_u = torch.log1p(u)  # L
-        exponent = log_u.mul(0.5 * alpha)
-        capped = None
-        if float(torch.amax(exponent)) >= _MAX_EXPONENT:
-            capped = exponent >= _MAX_EXPONENT
-            exponent.clamp_(max=_MAX_EXPONENT)
-        e = exponent.expm1_()  # E
-        value = torch.mv(e, b / alpha)
-        u.add_(1.0)
+    def nll(x, alpha_latent, scale_latent):
+        with torch.no_grad():
+            alpha, alpha_slope = bounded(alpha_latent, layer.alpha_lo, layer.alpha_hi - layer.alpha_lo,
+                                         torch.sigmoid)
+            scale, scale_slope = bounded(scale_latent, layer.scale_lo, None, torch.nn.functional.softplus)
+            gap = alpha - 2.0
+            b, sign = gap.abs(), gap.sign()
+            residual = torch.sub(x, y_true)
+            u = torch.mul(residual, torch.rsqrt(b).div_(scale)).square_()  # w
+            log_u = torch.log1p(u)  # L
+            exponent = log_u.mul(0.5 * alpha)
+            capped = None
+            if float(torch.amax(exponent)) >= _MAX_EXPONENT:
+                capped = exponent >= _MAX_EXPONENT
+                exponent.clamp_(max=_MAX_EXPONENT)
+            e = exponent.expm1_()  # E
+            log_z, log_z_slope = torch_log_partition_and_slope(alpha)
+            value = torch.mv(e, b / alpha).add_(torch.sum(torch.log(scale).add_(log_z)))
+            u.add_(1.0)
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -220,27 +249,31 @@ def _torch_nll(y_true, y_pred, alpha, scale):
             if capped is not None:
                 a.masked_fill_(capped, 0.0)
             slope = torch.div(a, u)  # S
-            st = torch.mul(slope, residual)
-            inv_c2 = torch.square(torch.reciprocal(scale))
-            dx = torch.mul(st, torch.outer(upstream, inv_c2))
-            dscale = dalpha = None
-            if scale.requires_grad:
-                dscale = torch.mv(st.mul_(residual).T, upstream).mul_(-inv_c2 / scale)
-            if alpha.requires_grad:
+            inv_c = torch.reciprocal(scale)
+            dx = torch.mul(slope, residual).mul_(torch.outer(upstream, torch.square(inv_c)))
+            total = torch.sum(upstream)  # log c and log Z count once per sample
+            want_alpha = alpha_slope is not None and alpha_latent.requires_grad
+            want_scale = scale_slope is not None and scale_latent.requires_grad
+            dalpha = dscale = None
+            if want_alpha:
                 e_sum = torch.mv(e.T, upstream)
                 al_sum = torch.mv(torch.mul(a, log_u).T, upstream)
-                a_sum, s_sum = torch.mv(a.T, upstream), torch.mv(slope.T, upstream)
+            if want_alpha or want_scale:
+                sw_sum = torch.mv(a.sub_(slope).T, upstream)  # sum of upstream * S w
+            if want_scale:
+                dscale = torch.addcmul(total, b, sw_sum, value=-1.0).mul_(inv_c).mul_(scale_slope)
+            if want_alpha:
                 dalpha = (
                     (2.0 * sign / torch.square(alpha)) * e_sum
                     + (b / (2.0 * alpha)) * al_sum
-                    - (0.5 * sign) * (a_sum - s_sum)
-                )
-            return dx, dalpha, dscale
+                    - (0.5 * sign) * sw_sum
+                    + total * log_z_slope
+                ).mul_(alpha_slope)
+            return dx, to_latent(dalpha, alpha_latent), to_latent(dscale, scale_latent)
 
         return value, grad
 
-    per_element = ops.log(scale) + log_partition(alpha)
-    return rho_sum(y_pred, alpha, scale) + ops.sum(per_element)
+    return nll(y_pred, alpha_latent, scale_latent)
 
 
 def sample_general(alpha, scale=1.0, size=1, seed=None):
