@@ -1,5 +1,8 @@
 import importlib
+import importlib.util
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -99,15 +102,58 @@ def test_half_precision_is_finite_and_computed_in_float32(dtype):
         )
 
 
-@pytest.mark.parametrize("form", ["_few_transcendentals", "_few_operations"])
+@pytest.mark.parametrize("form", ["_few_transcendentals", "_few_operations", "_one_exponential"])
 def test_eager_and_compiled_forms_both_match_the_reference(form):
     # The loss picks the form by whether it is traced; both must be exact,
     # including tiny arguments (relative precision) and huge ones (no overflow).
     module = importlib.import_module("keras_recon.losses.log_cosh")
     u = np.abs(residuals(seed=3)) * np.float32(100.0)
-    u = np.concatenate([u, np.float32([1e-20, 1e-6, 19.9, 20.0, 20.1, 88.0, 1e8])])
+    edges = np.float32([1e-20, 1e-6, np.nextafter(np.float32(1), np.float32(0)), 1.0, 19.9, 20.0, 20.1, 88.0, 1e8, 3e38])
+    u = np.concatenate([u, edges, np.linspace(0, 3, 3001, dtype="float32")])
     value = to_numpy(getattr(module, form)(ops.convert_to_tensor(u)))
     np.testing.assert_allclose(value, ref.log_cosh(u, 1.0), rtol=2e-6, atol=1e-30)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="PyTorch runs the eager form (torch.compile is not used)")
+@pytest.mark.parametrize("a", A_VALUES)
+def test_compiled_value_and_gradient_match_the_reference(a):
+    # Under jax.jit / tf.function(jit_compile=True) the surrogate takes
+    # `_one_exponential` for its value.
+    t = np.concatenate([residuals(seed=5), np.float32([0.999 / a, 1.001 / a, 1e30])])
+    y_true = np.zeros_like(t)
+
+    def step(y_true, y_pred):
+        return losses.log_cosh(y_true, y_pred, a=a)
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        value, grad = jax.jit(jax.vmap(jax.value_and_grad(step, argnums=1)))(y_true, t)
+    else:
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def compiled(y_true, y_pred):
+            with tf.GradientTape() as tape:
+                tape.watch(y_pred)
+                value = step(y_true, y_pred)
+            return value, tape.gradient(value, y_pred)
+
+        value, grad = compiled(tf.constant(y_true), tf.constant(t))
+    np.testing.assert_allclose(to_numpy(value), ref.log_cosh(t, a), rtol=2e-6, atol=1e-30)
+    np.testing.assert_allclose(to_numpy(grad), np.tanh(a * t.astype(np.float64)), rtol=2e-6, atol=2e-7)
+
+
+def test_compiled_polynomials_are_the_fitted_ones():
+    # The constants in log_cosh.py are what tools/fit_log_cosh_polynomials.py fits.
+    module = importlib.import_module("keras_recon.losses.log_cosh")
+    spec = importlib.util.spec_from_file_location(
+        "fit_log_cosh_polynomials", Path(__file__).parents[1] / "tools" / "fit_log_cosh_polynomials.py"
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    np.testing.assert_array_equal(np.float32(module._P), tool.fit("P"))
+    np.testing.assert_array_equal(np.float32(module._Q), tool.fit("Q"))
 
 
 @pytest.mark.parametrize("sample_reduction", ["sum", "mean"])

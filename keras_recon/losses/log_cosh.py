@@ -35,9 +35,11 @@ def log_cosh(
     with `|u|` capped at 20 and the excess added linearly (fewest kernels;
     with the surrogate gradient, reduced per sample inside the custom
     gradient, see `_eager_per_sample`),
-    and compiled from one `expm1(-2|u|)` shared by the small- and
-    large-argument branches (fewest transcendental functions). Half-precision inputs are computed and
-    returned in float32.
+    and compiled from one `exp(-2|u|)` and two short polynomials (a
+    minimax-like fit of `log cosh` below `|u| = 1`, of `log1p` of the
+    exponential above it; one float32 ulp), or, where autodiff
+    differentiates the value, from one `expm1(-2|u|)` shared by both
+    branches. Half-precision inputs are computed and returned in float32.
 
     With `surrogate_gradient=True` the gradient is the paper's surrogate,
     `tanh(a t)` with respect to `y_pred` (and `-tanh(a t)` with respect to
@@ -92,18 +94,50 @@ def log_cosh(
     return kernel(y_true, y_pred)
 
 
-def _log_cosh_value(t, a):
+def _log_cosh_value(t, a, autodiff=True):
     """`(1/a) log cosh(a t)`, in whichever exact form is cheaper here.
 
     Compiled (`jax.jit`, `tf.function`), XLA fuses every elementwise
     operation into one pass, so the form with the fewest transcendental
-    functions wins; eager (PyTorch, eager TensorFlow), every operation is a
-    kernel and a pass over memory, so the form with the fewest operations
-    wins. Both keep full relative precision (`benchmarks/loss_kernels.py`).
+    functions wins: `_one_exponential` where the gradient is supplied
+    separately (`autodiff=False`, the surrogate), `_few_transcendentals`
+    where autodiff differentiates the value (a polynomial's derivative is
+    less exact than the polynomial). Eager (PyTorch, eager TensorFlow),
+    every operation is a kernel and a pass over memory, so the form with
+    the fewest operations wins. All keep full relative precision
+    (`benchmarks/loss_kernels.py`).
     """
     if is_traced(t):
-        return _few_transcendentals(ops.abs(a * t)) / a
+        form = _few_transcendentals if autodiff else _one_exponential
+        return form(ops.abs(a * t)) / a
     return _few_operations(ops.abs(a * t)) / a
+
+
+# Monomial coefficients, constant first, from tools/fit_log_cosh_polynomials.py:
+# log cosh u = v P(v) with v = u^2 for u < 1; log1p(e) = e Q(e) for e <= exp(-2).
+_P = (0.5, -0.08333299309015274, 0.022216562181711197, -0.006710384972393513,
+      0.002077244920656085, -0.0005561353173106909, 8.654094563098624e-05)
+_Q = (1.0, -0.49999985098838806, 0.33331936597824097, -0.2495499849319458,
+      0.19334617257118225, -0.11962384730577469)
+
+
+def _horner(coefficients, x):
+    acc = coefficients[-1]
+    for c in coefficients[-2::-1]:
+        acc = acc * x + c
+    return acc
+
+
+def _one_exponential(abs_u):
+    # One transcendental function, exp. Below |u| = 1, log cosh u = v P(v)
+    # (v = u^2, within 1 float32 ulp); above, log cosh u = |u| - log 2 +
+    # log1p(e) with e = exp(-2|u|) <= exp(-2) and log1p(e) = e Q(e). XLA's
+    # expm1 and log1p cost 2-3x its exp and tanh on this CPU
+    # (`tools/fit_log_cosh_polynomials.py` fits P and Q). Capping v keeps the
+    # unselected branch finite for huge |u|.
+    v = ops.square(ops.minimum(abs_u, 1.0))
+    e = ops.exp(-2.0 * abs_u)
+    return ops.where(abs_u < 1.0, v * _horner(_P, v), (abs_u - math.log(2.0)) + e * _horner(_Q, e))
 
 
 def _few_transcendentals(abs_u):
@@ -151,7 +185,7 @@ def _surrogate(a):
                 (upstream,) = args
             return upstream * ops.tanh(a * t)
 
-        return _log_cosh_value(t, a), grad
+        return _log_cosh_value(t, a, autodiff=False), grad
 
     return log_cosh_surrogate
 
