@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_recon.losses._common import _flatten_samples
+from keras_recon.losses._common import flatten_batch
 
 MODES = ("fixed", "learned", "computed", "optimal")
 
@@ -47,7 +47,7 @@ def flatten_samples(y_true, y_pred, *maps):
     sample_shape = tuple(y_true.shape[1:])
     if any(tuple(m.shape) not in ((), sample_shape) for m in maps):
         return (y_true, y_pred) + maps
-    flat_true, flat_pred = _flatten_samples(y_true), _flatten_samples(y_pred)
+    flat_true, flat_pred = flatten_batch(y_true), flatten_batch(y_pred)
     if flat_true is y_true:  # rank 2, or a size unknown while tracing
         return (y_true, y_pred) + maps
     size = flat_true.shape[1]

@@ -166,7 +166,7 @@ def prepare(y_true, y_pred, flatten=True):
     Returns `(y_true, y_pred, out_dtype)`. Half-precision inputs are upcast
     to float32 and the loss is returned in float32: a per-sample sum over
     thousands of pixels does not fit in float16. With `flatten`, inputs of
-    rank 3 and more come back as `(batch, features)` (see `_flatten_samples`);
+    rank 3 and more come back as `(batch, features)` (see `flatten_batch`);
     a loss whose parameters broadcast against the image shape passes
     `flatten=False`.
     """
@@ -190,11 +190,11 @@ def prepare(y_true, y_pred, flatten=True):
         y_true = ops.cast(y_true, out_dtype)
         y_pred = ops.cast(y_pred, out_dtype)
     if flatten:
-        y_true, y_pred = _flatten_samples(y_true), _flatten_samples(y_pred)
+        y_true, y_pred = flatten_batch(y_true), flatten_batch(y_pred)
     return y_true, y_pred, out_dtype
 
 
-def _flatten_samples(x):
+def flatten_batch(x):
     """`(batch, d0, ..., dN)` -> `(batch, d0 * ... * dN)` when the sizes are known.
 
     The losses are elementwise and then reduced over every non-batch axis,
