@@ -59,11 +59,14 @@ def subjects(shape):
 def main():
     parser = _harness.argument_parser(__doc__, data_dir=False)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES),
+                        help="which of the batches to time (default: all)")
+    parser.add_argument("--tag", default="", help="suffix of the results files' names, e.g. _rerun")
     args = parser.parse_args()
     backend = keras.backend.backend()
     modes = {"jax": ["compiled"], "tensorflow": ["compiled", "eager"], "torch": ["eager"]}[backend]
     rows = {}
-    for label, shape in SHAPES.items():
+    for label, shape in ((label, SHAPES[label]) for label in args.shapes):
         yt, yp = (_harness.to_backend(a) for a in _harness.random_pair(shape))
         for mode in modes:
             fns, adaptive = subjects(shape)
@@ -76,7 +79,7 @@ def main():
                 rows.setdefault(name, {})[f"{label} {mode}"] = {"seconds": s, "ratio": s / base}
             print(label, mode, {k: round(v / base, 2) for k, v in seconds.items()})
     note = _harness.machine_note()
-    _harness.write_json(os.path.join(args.out, f"loss_kernels_{backend}.json"),
+    _harness.write_json(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.json"),
                         {"machine": note, "targets": TARGETS, "rows": rows})
     columns = list(next(iter(rows.values())))
     lines = [f"# Loss kernels on {backend}: forward + backward, ratio to SquaredError", "",
@@ -96,7 +99,7 @@ def main():
                 miss = target is not None and ratio > target
                 values.append(f"{ratio:.2f}x" + (" (missed)" if miss else ""))
         lines.append(f"| {name} | {'' if target is None else f'<= {target}x'} | " + " | ".join(values) + " |")
-    with open(os.path.join(args.out, f"loss_kernels_{backend}.md"), "w") as f:
+    with open(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
