@@ -17,9 +17,9 @@ def value_and_grad_fn(fn, compiled=True, layer=None):
     """`step(y_true, y_pred)` -> (sum of fn, its gradients), blocking until done.
 
     The gradient is taken in `y_pred`, and, if `layer` is given, in its
-    trainable variables too (`fn` calls `layer`; JAX goes through
-    `layer.stateless_call`, since jit treats captured variables as
-    constants). JAX: `jax.jit(jax.value_and_grad)`; TensorFlow:
+    trainable variables too (`fn` calls `layer`; on JAX the variables'
+    values are arguments, read through `keras.StatelessScope`, since jit
+    treats captured variables as constants). JAX: `jax.jit(jax.value_and_grad)`; TensorFlow:
     `tf.function` with XLA (`jit_compile=True`) when compiled, else eager;
     PyTorch: eager autograd (`torch.compile` of Keras ops did not help on
     this CPU and takes minutes to compile, so eager is what users run),
@@ -30,15 +30,15 @@ def value_and_grad_fn(fn, compiled=True, layer=None):
         import jax
         import jax.numpy as jnp
 
+        variables = [] if layer is None else list(layer.trainable_variables)
+
         def total(yp, weights, yt):
-            if layer is None:
+            with keras.StatelessScope(state_mapping=list(zip(variables, weights))):
                 return jnp.sum(fn(yt, yp))
-            value, _ = layer.stateless_call(weights, [v.value for v in layer.non_trainable_variables], yt, yp)
-            return jnp.sum(value)
 
         grad = jax.value_and_grad(total, argnums=(0, 1))
         grad = jax.jit(grad) if compiled else grad
-        weights = [] if layer is None else [v.value for v in layer.trainable_variables]
+        weights = [v.value for v in variables]
 
         def step(yt, yp):
             value, grads = grad(yp, weights, yt)

@@ -205,42 +205,45 @@ def _torch_nll(layer, y_true, y_pred):
     alpha_latent = layer.alpha_latent.value if layer.alpha_lo < layer.alpha_hi else None
     scale_latent = layer.scale_latent.value if layer.scale_lo < layer.scale_init else None
 
-    def bounded(latent, low, width, squash):
-        """`(map, d map / d latent)`, both `(features,)`; the slope is None
-        for a fixed value."""
-        if latent is None:
-            return torch.full((features,), low), None
-        flat = torch.reshape(latent, (-1,)).expand(features)
-        squashed = squash(flat)
-        if squash is torch.sigmoid:  # alpha = low + width * sigmoid
-            return squashed.mul(width).add_(low), squashed.mul(torch.sub(1.0, squashed)).mul_(width)
-        return squashed.add_(low), torch.sigmoid(flat)  # scale = low + softplus
+    def expanded(latent):
+        return torch.reshape(latent, (-1,)).expand(features)
 
     def to_latent(grad, latent):
-        if latent is None or not latent.requires_grad:
+        if grad is None:
             return None
         return torch.reshape(grad.sum() if latent.ndim == 0 else grad, latent.shape)
 
     @ops.custom_gradient
     def nll(x, alpha_latent, scale_latent):
-        with torch.no_grad():
-            alpha, alpha_slope = bounded(alpha_latent, layer.alpha_lo, layer.alpha_hi - layer.alpha_lo,
-                                         torch.sigmoid)
-            scale, scale_slope = bounded(scale_latent, layer.scale_lo, None, torch.nn.functional.softplus)
-            gap = alpha - 2.0
-            b, sign = gap.abs(), gap.sign()
-            residual = torch.sub(x, y_true)
-            u = torch.mul(residual, torch.rsqrt(b).div_(scale)).square_()  # w
-            log_u = torch.log1p(u)  # L
-            exponent = log_u.mul(0.5 * alpha)
-            capped = None
-            if float(torch.amax(exponent)) >= _MAX_EXPONENT:
-                capped = exponent >= _MAX_EXPONENT
-                exponent.clamp_(max=_MAX_EXPONENT)
-            e = exponent.expm1_()  # E
-            log_z, log_z_slope = torch_log_partition_and_slope(alpha)
-            value = torch.mv(e, b / alpha).add_(torch.sum(torch.log(scale).add_(log_z)))
-            u.add_(1.0)
+        # alpha = lo + width sigmoid(latent), c = lo + softplus(latent), and
+        # their slopes in the latents (a fixed value has no latent).
+        if alpha_latent is None:
+            alpha = torch.full((features,), layer.alpha_lo)
+        else:
+            fraction = torch.sigmoid(expanded(alpha_latent))
+            width = layer.alpha_hi - layer.alpha_lo
+            alpha = fraction.mul(width).add_(layer.alpha_lo)
+            alpha_slope = fraction.mul(torch.sub(1.0, fraction)).mul_(width)
+        if scale_latent is None:
+            scale = torch.full((features,), layer.scale_lo)
+        else:
+            flat = expanded(scale_latent)
+            scale = torch.nn.functional.softplus(flat).add_(layer.scale_lo)
+            scale_slope = torch.sigmoid(flat)
+        gap = alpha - 2.0
+        b, sign = gap.abs(), gap.sign()
+        residual = torch.sub(x, y_true)
+        u = torch.mul(residual, torch.rsqrt(b).div_(scale)).square_()  # w
+        log_u = torch.log1p(u)  # L
+        exponent = log_u.mul(0.5 * alpha)
+        capped = None
+        if float(torch.amax(exponent)) >= _MAX_EXPONENT:
+            capped = exponent >= _MAX_EXPONENT
+            exponent.clamp_(max=_MAX_EXPONENT)
+        e = exponent.expm1_()  # E
+        log_z, log_z_slope = torch_log_partition_and_slope(alpha)
+        value = torch.mv(e, b / alpha).add_(torch.sum(torch.log(scale).add_(log_z)))
+        u.add_(1.0)
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -252,8 +255,8 @@ def _torch_nll(layer, y_true, y_pred):
             inv_c = torch.reciprocal(scale)
             dx = torch.mul(slope, residual).mul_(torch.outer(upstream, torch.square(inv_c)))
             total = torch.sum(upstream)  # log c and log Z count once per sample
-            want_alpha = alpha_slope is not None and alpha_latent.requires_grad
-            want_scale = scale_slope is not None and scale_latent.requires_grad
+            want_alpha = alpha_latent is not None and alpha_latent.requires_grad
+            want_scale = scale_latent is not None and scale_latent.requires_grad
             dalpha = dscale = None
             if want_alpha:
                 e_sum = torch.mv(e.T, upstream)

@@ -126,9 +126,9 @@ def torch_log_partition_and_slope(alpha):
         gap = alpha - 2.0
         gap_sq = torch.square(gap)
         quarter_window = torch.exp(gap_sq.mul(-0.5)).mul_(0.25)
-        magnitude = gap.abs_()
+        magnitude = gap.abs()
         q = torch.log(magnitude.clamp(min=1e-6)).mul_(quarter_window)
-        value.addcmul_(alpha - 2.0, q)
+        value.addcmul_(gap, q)
         slope.addcmul_(q, gap_sq.neg_().add_(1.0))
         slope.add_(quarter_window.masked_fill_(magnitude <= 1e-6, 0.0))
     return value, slope
