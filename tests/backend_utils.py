@@ -11,11 +11,13 @@ def to_numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
-def value_and_grads(fn, *args):
+def value_and_grads(fn, *args, compiled=False):
     """Value of `fn(*args)` and the gradient of its sum w.r.t. every arg.
 
     Arguments are NumPy arrays; the function receives backend tensors.
-    Returns `(value, [grad_0, grad_1, ...])` as NumPy arrays.
+    Returns `(value, [grad_0, grad_1, ...])` as NumPy arrays. `compiled`
+    runs it under `jax.jit` or `tf.function(jit_compile=True)` (PyTorch has
+    no compiled form here: a `ValueError`).
     """
     if BACKEND == "jax":
         import jax
@@ -27,21 +29,25 @@ def value_and_grads(fn, *args):
             out = fn(*ts)
             return jnp.sum(out), out
 
-        (_, value), grads = jax.value_and_grad(
-            total, argnums=tuple(range(len(args))), has_aux=True
-        )(*tensors)
+        step = jax.value_and_grad(total, argnums=tuple(range(len(args))), has_aux=True)
+        (_, value), grads = (jax.jit(step) if compiled else step)(*tensors)
         return np.asarray(value), [np.asarray(g) for g in grads]
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
-        tensors = [tf.constant(a) for a in args]
-        with tf.GradientTape() as tape:
-            for t in tensors:
-                tape.watch(t)
-            value = fn(*tensors)
-            total = tf.reduce_sum(value)
-        grads = tape.gradient(total, tensors)
+        def step(*tensors):
+            with tf.GradientTape() as tape:
+                for t in tensors:
+                    tape.watch(t)
+                value = fn(*tensors)
+                total = tf.reduce_sum(value)
+            return value, tape.gradient(total, list(tensors))
+
+        step = tf.function(step, jit_compile=True) if compiled else step
+        value, grads = step(*[tf.constant(a) for a in args])
         return value.numpy(), [g.numpy() for g in grads]
+    if compiled:
+        raise ValueError(f"No compiled form on {BACKEND}")
     if BACKEND == "torch":
         import torch
 

@@ -253,6 +253,96 @@ def test_adaptive_likelihood_in_dct_and_wavelet_space_trains():
         AdaptiveRobust(representation="fourier")
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("per_element", [True, False])
+@pytest.mark.parametrize("bounds", [(0.001, 1.999), (2.5, 16.0)])
+@pytest.mark.parametrize("fixed", [None, "alpha", "scale"])
+def test_nll_value_and_every_gradient_equal_autodiff_of_its_formula(compiled, per_element, bounds, fixed):
+    # For an alpha range without 0 and 2 the layer's NLL has its gradient
+    # written out (`_rho_sums` on JAX and TensorFlow; `_torch_nll` on
+    # PyTorch in training). Against
+    # autodiff of the formula, written here from `robust_rho` and
+    # `log_partition`: the value and the gradients in y_pred and both
+    # latents, alpha below and above 2, residuals past the exponent's cap,
+    # eager and under jax.jit / tf.function(jit_compile=True).
+    if compiled and keras.backend.backend() == "torch":
+        pytest.skip("PyTorch runs eager here")
+    rng = np.random.default_rng(22)
+    shape = (7, 5, 4, 3)
+    y_true = rng.uniform(size=shape).astype("float32")
+    y_pred = (y_true + rng.normal(scale=0.4, size=shape)).astype("float32")
+    if per_element:
+        y_pred[0, 0, 0, :] = 1e15  # past the cap for alpha above about 1.7
+    alpha_hi = bounds[0] if fixed == "alpha" else bounds[1]
+    scale_lo, scale_init = (0.3, 0.3) if fixed == "scale" else (1e-3, 1.0)
+    weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0, 1.5, 0.25])
+
+    def make(per_element):
+        layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=alpha_hi, scale_lo=scale_lo, scale_init=scale_init,
+                               per_element=per_element)
+        layer.build(shape)
+        return layer
+
+    layer = make(per_element)
+    latent_shape = shape[1:] if per_element else ()
+    latents = [rng.uniform(-3, 3, latent_shape).astype("float32") if hasattr(layer, "alpha_latent") else None,
+               rng.uniform(-3, 1, latent_shape).astype("float32") if hasattr(layer, "scale_latent") else None]
+    given = [v for v in latents if v is not None]
+
+    def layer_nll(layer):
+        def fn(y_pred, *values):
+            nll, _ = layer.stateless_call(list(values), [], y_true, y_pred)
+            return nll * ops.convert_to_tensor(weights)
+        return fn
+
+    def formula(y_pred, *values):
+        values = iter(values)
+        alpha = bounds[0] if latents[0] is None else bounds[0] + (alpha_hi - bounds[0]) * ops.sigmoid(next(values))
+        scale = scale_lo if latents[1] is None else scale_lo + ops.softplus(next(values))
+        alpha = ops.convert_to_tensor(alpha) * ops.ones(shape[1:])
+        residual = y_pred - ops.convert_to_tensor(y_true)
+        per_element = robust_rho(residual, alpha, scale) + ops.log(scale) + log_partition(alpha)
+        return ops.sum(ops.reshape(per_element, (shape[0], -1)), axis=1) * ops.convert_to_tensor(weights)
+
+    got = value_and_grads(layer_nll(layer), y_pred, *given, compiled=compiled)
+    names = ["value", "y_pred"] + [n for n, v in zip(["alpha_latent", "scale_latent"], latents) if v is not None]
+    if per_element:
+        want = value_and_grads(formula, y_pred, *given, compiled=compiled)
+        for name, g, w in zip(names, [got[0]] + got[1], [want[0]] + want[1]):
+            assert np.all(np.isfinite(w)), name
+            # atol: an alpha gradient of -0.00498 is rho's 0.0152 plus log Z's
+            # -0.0200; the two float32 forms were 9e-7 and 2e-7 off a float64
+            # evaluation there.
+            np.testing.assert_allclose(g, w, rtol=2e-5, atol=3e-6, err_msg=name)
+    else:
+        # A shared alpha's float32 gradient sums terms of both signs (see the
+        # PyTorch test below): checked against the per-element layer at the
+        # same values, its gradients summed over the elements.
+        twin = make(True)
+        spread = [np.full(shape[1:], v, "float32") for v in given]
+        want = value_and_grads(layer_nll(twin), y_pred, *spread, compiled=compiled)
+        want_grads = [want[1][0]] + [g.sum() for g in want[1][1:]]
+        for name, g, w in zip(names, [got[0]] + got[1], [want[0]] + want_grads):
+            np.testing.assert_allclose(g, w, rtol=2e-5, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_nll_gradient_in_y_true_is_minus_that_in_y_pred(compiled):
+    # The NLL depends on y_pred - y_true alone; where y_true needs a
+    # gradient (a target computed by a model) it must get one.
+    if compiled and keras.backend.backend() == "torch":
+        pytest.skip("PyTorch runs eager here")
+    rng = np.random.default_rng(23)
+    y_true = rng.uniform(size=(6, 5, 4, 1)).astype("float32")
+    y_pred = (y_true + rng.normal(scale=0.3, size=y_true.shape)).astype("float32")
+    layer = AdaptiveRobust()
+    layer.build(y_true.shape)
+    layer.alpha_latent.assign(rng.uniform(-3, 3, (5, 4, 1)).astype("float32"))
+    _, (grad_true, grad_pred) = value_and_grads(lambda t, p: layer(t, p), y_true, y_pred, compiled=compiled)
+    assert np.abs(grad_pred).min() > 0
+    np.testing.assert_array_equal(grad_true, -grad_pred)
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "torch",
     reason="the written-out path exists on PyTorch only; the other backends run the autodiff path it is compared with",
