@@ -318,25 +318,25 @@ def _torch_nll(layer, y_true, y_pred):
                 a.masked_fill_(capped, 0.0)
             slope = torch.div(a, u)  # S
             inv_c = torch.reciprocal(scale)
-            dx = torch.mul(slope, residual).mul_(torch.outer(upstream, torch.square(inv_c)))
             total = torch.sum(upstream)  # log c and log Z count once per sample
             want_alpha = alpha_latent is not None and alpha_latent.requires_grad
             want_scale = scale_latent is not None and scale_latent.requires_grad
             dalpha = dscale = None
+            # Each full-size buffer is a fresh allocation (on a CPU about as
+            # costly as the pass itself on large batches): three here, the
+            # rest in place, and alpha's three terms summed over the batch
+            # in one product.
             if want_alpha:
-                e_sum = torch.mv(e.T, upstream)
-                al_sum = torch.mv(torch.mul(a, log_u).T, upstream)
+                terms = torch.mul(a, log_u).mul_(b / (2.0 * alpha)).addcmul_(e, 2.0 * sign / torch.square(alpha))
             if want_alpha or want_scale:
-                sw_sum = torch.mv(a.sub_(slope).T, upstream)  # sum of upstream * S w
-            if want_scale:
-                dscale = torch.addcmul(total, b, sw_sum, value=-1.0).mul_(inv_c).mul_(scale_slope)
+                sw = a.sub_(slope)  # S w
             if want_alpha:
-                dalpha = (
-                    (2.0 * sign / torch.square(alpha)) * e_sum
-                    + (b / (2.0 * alpha)) * al_sum
-                    - (0.5 * sign) * sw_sum
-                    + total * log_z_slope
-                ).mul_(alpha_slope)
+                dalpha = torch.mv(terms.addcmul_(sw, sign, value=-0.5).T, upstream)
+                dalpha.add_(total * log_z_slope).mul_(alpha_slope)
+            if want_scale:
+                sw_sum = torch.mv(sw.T, upstream)
+                dscale = torch.addcmul(total, b, sw_sum, value=-1.0).mul_(inv_c).mul_(scale_slope)
+            dx = slope.mul_(residual).mul_(torch.square(inv_c)).mul_(upstream.unsqueeze(1))
             return dx, to_latent(dalpha, alpha_latent), to_latent(dscale, scale_latent)
 
         return value, grad
