@@ -260,11 +260,10 @@ def test_adaptive_likelihood_in_dct_and_wavelet_space_trains():
 def test_nll_value_and_every_gradient_equal_autodiff_of_its_formula(compiled, per_element, bounds, fixed):
     # For an alpha range without 0 and 2 the layer's NLL has its gradient
     # written out (`_rho_sums` on JAX and TensorFlow; `_torch_nll` on
-    # PyTorch in training). Against
-    # autodiff of the formula, written here from `robust_rho` and
-    # `log_partition`: the value and the gradients in y_pred and both
-    # latents, alpha below and above 2, residuals past the exponent's cap,
-    # eager and under jax.jit / tf.function(jit_compile=True).
+    # PyTorch in training). Against autodiff of the formula, written here
+    # from `robust_rho` and `log_partition`: the value and the gradients in
+    # y_pred and both latents, alpha below and above 2, residuals past the
+    # exponent's cap, eager and under jax.jit / tf.function(jit_compile=True).
     if compiled and keras.backend.backend() == "torch":
         pytest.skip("PyTorch runs eager here")
     rng = np.random.default_rng(22)
@@ -343,9 +342,25 @@ def test_nll_gradient_in_y_true_is_minus_that_in_y_pred(compiled):
     np.testing.assert_array_equal(grad_true, -grad_pred)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="unknown sizes while tracing: tf.function only")
+def test_shared_alpha_nll_traces_with_unknown_sizes():
+    # A shared alpha and scale count log c + log Z once per element, and
+    # the number of elements may be unknown until the graph runs.
+    import tensorflow as tf
+
+    layer = AdaptiveRobust(per_element=False)
+    layer.build((4, 10))
+    rng = np.random.default_rng(24)
+    y_true, y_pred = rng.uniform(size=(2, 4, 10)).astype("float32")
+    spec = tf.TensorSpec((None, None), "float32")
+    traced = tf.function(lambda t, p: layer(t, p), input_signature=[spec, spec])
+    np.testing.assert_allclose(traced(y_true, y_pred).numpy(), to_numpy(layer(y_true, y_pred)), rtol=1e-6)
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "torch",
-    reason="the written-out path exists on PyTorch only; the other backends run the autodiff path it is compared with",
+    reason="PyTorch's written-out path against its autodiff path (taken when y_true needs a gradient); "
+    "JAX's and TensorFlow's written-out form is checked against autodiff of the formula above",
 )
 @pytest.mark.parametrize("per_element", [True, False])
 @pytest.mark.parametrize("bounds", [(0.001, 1.999), (2.5, 16.0)])

@@ -148,7 +148,7 @@ class AdaptiveRobust(keras.layers.Layer):
                 if len(log_terms.shape):
                     log_terms = ops.sum(log_terms)
                 else:  # one shared alpha and scale: once per element
-                    log_terms = log_terms * y_pred.shape[1]
+                    log_terms = log_terms * ops.cast(ops.shape(y_pred)[1], log_terms.dtype)
                 return _rho_sums(y_true, y_pred, alpha, scale) + log_terms
             z = ops.square((y_pred - y_true) / scale)
             per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
@@ -179,10 +179,11 @@ def _rho_sums(y_true, y_pred, alpha, scale):
     Autodiff of `rho_of_tensor_alpha` under `jax.jit` kept about nine
     full-size arrays and ran five full-size reductions; here the backward
     pass reuses the forward's `log1p` and `expm1`, and two sums over the
-    batch serve alpha's three terms and the scale: 25-35% less time than
-    autodiff under `jax.jit` and XLA-compiled TensorFlow
-    (`benchmarks/loss_kernels.py`; as vector-matrix products, those sums
-    made TensorFlow's XLA 2.7x slower than autodiff). `|alpha - 2|` and
+    batch serve alpha's three terms and the scale: 11-30% less time than
+    autodiff under `jax.jit`, 14-21% under TensorFlow's XLA on large
+    batches and 6-9% more on a `(100, 784)` one (`benchmarks/loss_kernels.py`;
+    as vector-matrix products, those sums made TensorFlow's XLA 2.7x slower
+    than autodiff). `|alpha - 2|` and
     `alpha` are floored at float32's epsilon as in `rho_of_tensor_alpha`
     (which `AdaptiveRobust` keeps for ranges holding 0 or 2). Where the
     exponent reaches its cap the value saturates and nothing gets a
