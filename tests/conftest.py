@@ -12,6 +12,17 @@ def data_root():
     return root
 
 
+@pytest.fixture(scope="session")
+def classifier_cache(tmp_path_factory):
+    """One FID classifier cache for the CLI runs of a test session.
+
+    The cache is keyed by dataset and input shape, so the first run trains
+    the classifier and the others load it; a test of the cache itself uses
+    its own folder.
+    """
+    return str(tmp_path_factory.mktemp("classifier-cache"))
+
+
 def pytest_terminal_summary(terminalreporter):
     """Prints how many property-based cases ran on this backend."""
     import sys

@@ -253,6 +253,19 @@ def test_adaptive_likelihood_in_dct_and_wavelet_space_trains():
         AdaptiveRobust(representation="fourier")
 
 
+def gradient_test_layer(shape, bounds, fixed, per_element):
+    """The layer of the written-out gradient tests below: alpha in `bounds`
+    with both latents, or with `fixed` "alpha" (alpha_hi = alpha_lo),
+    "scale" (a scale without latent) or "frozen" (latents, not trainable)."""
+    alpha_hi = bounds[0] if fixed == "alpha" else bounds[1]
+    scale_lo, scale_init = (0.3, 0.3) if fixed == "scale" else (1e-3, 1.0)
+    layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=alpha_hi, scale_lo=scale_lo, scale_init=scale_init,
+                           per_element=per_element)
+    layer.build(shape)
+    layer.trainable = fixed != "frozen"
+    return layer
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("per_element", [True, False])
 @pytest.mark.parametrize("bounds", [(0.001, 1.999), (2.5, 16.0)])
@@ -272,17 +285,9 @@ def test_nll_value_and_every_gradient_equal_autodiff_of_its_formula(compiled, pe
     y_pred = (y_true + rng.normal(scale=0.4, size=shape)).astype("float32")
     if per_element:
         y_pred[0, 0, 0, :] = 1e15  # past the cap for alpha above about 1.7
-    alpha_hi = bounds[0] if fixed == "alpha" else bounds[1]
-    scale_lo, scale_init = (0.3, 0.3) if fixed == "scale" else (1e-3, 1.0)
     weights = np.float32([1.0, -2.0, 0.5, 3.0, 0.0, 1.5, 0.25])
-
-    def make(per_element):
-        layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=alpha_hi, scale_lo=scale_lo, scale_init=scale_init,
-                               per_element=per_element)
-        layer.build(shape)
-        return layer
-
-    layer = make(per_element)
+    layer = gradient_test_layer(shape, bounds, fixed, per_element)
+    alpha_hi, scale_lo = layer.alpha_hi, layer.scale_lo
     latent_shape = shape[1:] if per_element else ()
     latents = [rng.uniform(-3, 3, latent_shape).astype("float32") if hasattr(layer, "alpha_latent") else None,
                rng.uniform(-3, 1, latent_shape).astype("float32") if hasattr(layer, "scale_latent") else None]
@@ -317,7 +322,7 @@ def test_nll_value_and_every_gradient_equal_autodiff_of_its_formula(compiled, pe
         # A shared alpha's float32 gradient sums terms of both signs (see the
         # PyTorch test below): checked against the per-element layer at the
         # same values, its gradients summed over the elements.
-        twin = make(True)
+        twin = gradient_test_layer(shape, bounds, fixed, True)
         spread = [np.full(shape[1:], v, "float32") for v in given]
         want = value_and_grads(layer_nll(twin), y_pred, *spread, compiled=compiled)
         want_grads = [want[1][0]] + [g.sum() for g in want[1][1:]]
@@ -383,17 +388,7 @@ def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds, fix
         y_pred[0, 0, 0, :] = 1e15
     # A fixed alpha or scale has no latent; a frozen layer has latents
     # without gradients.
-    alpha_hi = bounds[0] if fixed == "alpha" else bounds[1]
-    scale_lo, scale_init = (0.3, 0.3) if fixed == "scale" else (1e-3, 1.0)
-
-    def make(per_element):
-        layer = AdaptiveRobust(alpha_lo=bounds[0], alpha_hi=alpha_hi, scale_lo=scale_lo, scale_init=scale_init,
-                               per_element=per_element)
-        layer.build(shape)
-        layer.trainable = fixed != "frozen"
-        return layer
-
-    layer = make(per_element)
+    layer = gradient_test_layer(shape, bounds, fixed, per_element)
     latent_shape = shape[1:] if per_element else ()
     latent_values = {"alpha_latent": rng.uniform(-3, 3, latent_shape).astype("float32"),
                      "scale_latent": rng.uniform(-3, 1, latent_shape).astype("float32")}
@@ -424,7 +419,7 @@ def test_torch_written_out_nll_gradients_equal_autodiff(per_element, bounds, fix
         # layer is checked against a per-element twin at the same values:
         # its gradients summed over the elements (the twin itself is
         # checked against autodiff above).
-        twin = make(True)
+        twin = gradient_test_layer(shape, bounds, fixed, True)
         for name in latent_names:
             getattr(twin, name).assign(np.full(shape[1:], latent_values[name], "float32"))
         expected = run(twin, False)

@@ -7,8 +7,8 @@ import pytest
 from keras_recon import cli
 
 
-def test_compare_writes_the_whole_run_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_RECON_CACHE", str(tmp_path / "cache"))
+def test_compare_writes_the_whole_run_folder(tmp_path, monkeypatch, classifier_cache):
+    monkeypatch.setenv("KERAS_RECON_CACHE", classifier_cache)
     out = tmp_path / "run"
     cli.main([
         "compare", "--epochs", "1", "--classifier-epochs", "1", "--eval-images", "100",
@@ -68,8 +68,8 @@ def test_optimizers_study_writes_its_tables(tmp_path):
     assert (out / "grid_best.png").exists()
 
 
-def test_balance_study_with_second_stage(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_RECON_CACHE", str(tmp_path / "cache"))
+def test_balance_study_with_second_stage(tmp_path, monkeypatch, classifier_cache):
+    monkeypatch.setenv("KERAS_RECON_CACHE", classifier_cache)
     out = tmp_path / "bal"
     cli.main([
         "balance", "--epochs", "1", "--train-images", "400", "--eval-images", "100",

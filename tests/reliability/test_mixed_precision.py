@@ -1,9 +1,12 @@
-"""Mixed precision: every model trains with every loss and likelihood.
+"""Mixed precision: every model, loss and likelihood trains.
 
-Under `mixed_float16` and `mixed_bfloat16` each model runs 200 optimizer
-steps (small MLPs on 8x8 downsampled real digits, batch 8) and must end
-with finite weights and a finite loss; the losses and likelihoods are shown
-to compute in float32 whatever the inputs' precision.
+Under `mixed_float16` and `mixed_bfloat16` the VAE trains with every loss
+and every likelihood, the AE and WAE with log-cosh, and the two-stage VAE
+through both stages, each for 200 optimizer steps (small MLPs on 8x8
+downsampled real digits, batch 8), ending with finite weights and a finite
+loss; the losses and likelihoods are shown to compute in float32 whatever
+the inputs' precision, which is why every loss need not be crossed with
+every model.
 """
 
 import keras
@@ -72,11 +75,21 @@ def _mlp(gaussian=True):
 
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))
-def test_every_model_trains_with_every_loss(policy, loss, digits):
+def test_vae_trains_with_every_loss(policy, loss, digits):
     keras.utils.set_random_seed(0)
-    _train(AE(*_mlp(gaussian=False)), digits, LOSSES[loss]())
     _train(VAE(*_mlp(), seed=0), digits, LOSSES[loss]())
-    _train(WAE(*_mlp(gaussian=False), seed=0), digits, LOSSES[loss]())
+
+
+@pytest.mark.parametrize("model", ["AE", "WAE"])
+def test_every_model_trains_with_log_cosh(policy, model, digits):
+    # Every loss computes in float32 whatever the model (shown below), so
+    # the models' own terms (the WAE's MMD) are what is left to check; the
+    # VAE's KL is trained with every loss above.
+    keras.utils.set_random_seed(0)
+    if model == "AE":
+        _train(AE(*_mlp(gaussian=False)), digits, losses.LogCosh(a=100))
+    else:
+        _train(WAE(*_mlp(gaussian=False), seed=0), digits, losses.LogCosh(a=100))
 
 
 @pytest.mark.parametrize("likelihood", sorted(LIKELIHOODS))

@@ -23,8 +23,8 @@ ARGS = ["compare", "--epochs", "2", "--train-images", "1500", "--losses", "l2", 
         "--classifier-epochs", "1", "--checkpoint-every", "3", "--latent-dim", "4"]
 
 
-def _env(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), KERAS_RECON_CACHE=str(tmp_path / "cache"),
+def _env(classifier_cache):
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), KERAS_RECON_CACHE=classifier_cache,
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return env
 
@@ -40,8 +40,8 @@ def _comparable(path):
     return results, metrics["curves"]
 
 
-def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
-    env = _env(tmp_path)
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, classifier_cache):
+    env = _env(classifier_cache)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run([sys.executable, "-m", "keras_recon.cli", *ARGS, "--out", str(whole)],
                    env=env, check=True, capture_output=True, cwd=ROOT)
@@ -80,8 +80,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
         assert got[0][label] == pytest.approx(want[0][label], rel=1e-6)
 
 
-def test_same_seed_same_backend_same_metrics(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_RECON_CACHE", str(tmp_path / "cache"))
+def test_same_seed_same_backend_same_metrics(tmp_path, monkeypatch, classifier_cache):
+    monkeypatch.setenv("KERAS_RECON_CACHE", classifier_cache)
     args = ["compare", "--epochs", "1", "--train-images", "600", "--losses", "logcosh", "--eval-images", "100",
             "--classifier-epochs", "1", "--latent-dim", "4"]
     cli.main(args + ["--out", str(tmp_path / "a")])
@@ -147,8 +147,8 @@ def test_nan_loss_stops_and_restores_the_last_good_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_nan_in_the_cli_keeps_what_was_written(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_RECON_CACHE", str(tmp_path / "cache"))
+def test_nan_in_the_cli_keeps_what_was_written(tmp_path, monkeypatch, classifier_cache):
+    monkeypatch.setenv("KERAS_RECON_CACHE", classifier_cache)
     x, y = data.load_embedded_mnist()
     poisoned = x[:600].copy()
     poisoned[np.random.default_rng((0, 0)).permutation(600)[150]] = np.nan  # epoch 1, step 2
