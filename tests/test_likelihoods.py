@@ -167,6 +167,42 @@ def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
     assert history.history["reconstruction"][-1] == pytest.approx(np.mean(per_batch), rel=1e-4)
 
 
+class SetRunning(keras.callbacks.Callback):
+    """Assigns the running statistic when the first epoch ends."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.model.likelihood.running_statistic.assign(self.value)
+
+
+def test_balancer_reads_the_running_value_again_when_an_epoch_begins(digits):
+    # Within an epoch the callback keeps the running value itself; an
+    # assignment between epochs (a restore, a user's callback) is what the
+    # next epoch continues from.
+    keras.utils.set_random_seed(0)
+    encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
+    model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    batches = [digits[i : i + 50] for i in range(0, 250, 50)]
+    # Below every batch's MSE, so the second epoch's gamma stays there.
+    low = 0.5 * min(float(np.mean((to_numpy(model(x)) - x) ** 2)) for x in batches)
+    recorder, balancer = BatchMSE(batches), GammaBalancer()
+    model.fit(digits, batch_size=50, epochs=2, shuffle=False, verbose=0,
+              callbacks=[recorder, SetRunning(low), balancer])
+    s, expected = 1.0, []
+    for k, m in enumerate(recorder.mse):
+        if k == len(batches):
+            s = low
+        s = min(s, 0.99 * s + 0.01 * m)
+        expected.append(math.sqrt(s))
+    np.testing.assert_allclose(balancer.trajectory, expected, rtol=1e-5)
+    assert expected[-1] == pytest.approx(math.sqrt(low), rel=1e-6)
+
+
 def test_balancer_is_added_by_fit_and_refuses_steps_per_execution(digits):
     encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
     model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))

@@ -12,6 +12,10 @@ def computed_likelihoods(model):
     return found
 
 
+def _read(variable):
+    return float(np.asarray(keras.ops.convert_to_numpy(variable)))
+
+
 class GammaBalancer(keras.callbacks.Callback):
     """Updates computed likelihood scales from the running minibatch error.
 
@@ -29,6 +33,10 @@ class GammaBalancer(keras.callbacks.Callback):
     is used by the very next step on every backend: on JAX the callback
     syncs the trainer's state first, so its assignment is carried into the
     next jitted step. The current scale is written to `logs["gamma"]`.
+
+    The running value is read from the layer when each epoch begins and
+    kept by the callback within the epoch, so other code that assigns
+    `running_statistic` during an epoch is overridden until the next one.
 
     keras_recon models add this callback to `fit` by themselves when they
     have a computed scale; add it yourself to change `decay`.
@@ -61,20 +69,31 @@ class GammaBalancer(keras.callbacks.Callback):
                 "steps_per_execution=1 to use a computed scale."
             )
 
+    def on_epoch_begin(self, epoch, logs=None):
+        # The running values are read from the layers once per epoch (after
+        # any restore at the start of training) and then kept here: each
+        # batch reads only its own statistic and assigns the new value, and
+        # the scale is computed on the host (NumPy), since every operation
+        # between two steps is paid by every step (on TensorFlow the former
+        # five eager operations and three reads made a step with a computed
+        # gamma 1.16x the squared error's, `benchmarks/train_step.py`).
+        if keras.backend.backend() == "jax":
+            self.model.jax_state_sync()
+        self._running = [_read(layer.running_statistic) for layer in self._layers]
+
     def on_train_batch_end(self, batch, logs=None):
         if keras.backend.backend() == "jax":
             # Bring the jitted step's state back into the variables so that the
             # assignment below is what the next step starts from.
             self.model.jax_state_sync()
         scales = []
-        for layer in self._layers:
-            running = float(np.asarray(keras.ops.convert_to_numpy(layer.running_statistic)))
-            current = float(np.asarray(keras.ops.convert_to_numpy(layer.batch_statistic)))
-            updated = min(running, self.decay * running + (1.0 - self.decay) * current)
+        for i, layer in enumerate(self._layers):
+            running, current = self._running[i], _read(layer.batch_statistic)
+            # Rounded to the variable's float32, as a read-back would be.
+            updated = float(np.float32(min(running, self.decay * running + (1.0 - self.decay) * current)))
             layer.running_statistic.assign(updated)
-            scales.append(float(np.asarray(keras.ops.convert_to_numpy(
-                layer.scale_from_statistic(keras.ops.convert_to_tensor(updated))
-            ))))
+            self._running[i] = updated
+            scales.append(float(layer.scale_from_statistic(np.float32(updated), xp=np)))
         self.trajectory.append(scales[0] if len(scales) == 1 else scales)
         if logs is not None:
             logs["gamma"] = scales[0]

@@ -121,7 +121,10 @@ class ScaledLikelihood(keras.layers.Layer):
     def statistic(self, residual):
         raise NotImplementedError
 
-    def scale_from_statistic(self, statistic):
+    def scale_from_statistic(self, statistic, xp=ops):
+        """The scale for a value of the statistic, in `xp`'s arithmetic
+        (`keras.ops` in a step; `numpy` for `GammaBalancer`, which works on
+        the host between steps)."""
         raise NotImplementedError
 
     def current_scale(self, residual=None):

@@ -72,9 +72,9 @@ class Gaussian(ScaledLikelihood):
     def statistic(self, residual):
         return ops.mean(ops.square(residual))
 
-    def scale_from_statistic(self, statistic):
+    def scale_from_statistic(self, statistic, xp=ops):
         # A perfect batch (MSE 0) would make log(gamma) infinite.
-        return ops.sqrt(ops.maximum(statistic, 1e-12))
+        return xp.sqrt(xp.maximum(statistic, 1e-12))
 
     def call(self, y_true, y_pred):
         residual, log_peak = self._rescaled(self._prepare(y_true, y_pred))
