@@ -72,7 +72,7 @@ def load(data_dir):
 
 def main():
     parser = _harness.argument_parser(__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     x, source = load(args.data_dir)
     steps = len(x) // 100
