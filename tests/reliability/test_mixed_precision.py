@@ -81,7 +81,7 @@ def test_vae_trains_with_every_loss(policy, loss, digits):
 
 
 @pytest.mark.parametrize("model", ["AE", "WAE"])
-def test_every_model_trains_with_log_cosh(policy, model, digits):
+def test_ae_and_wae_train_with_log_cosh(policy, model, digits):
     # Every loss computes in float32 whatever the model (shown below), so
     # the models' own terms (the WAE's MMD) are what is left to check; the
     # VAE's KL is trained with every loss above.
