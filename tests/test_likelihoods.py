@@ -137,12 +137,18 @@ class BatchMSE(keras.callbacks.Callback):
         self.mse.append(float(np.mean((to_numpy(self.model(x)) - x) ** 2)))
 
 
-def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
+def frozen_computed_ae():
+    """An AE with a computed gamma and learning rate 0: frozen weights, so
+    every batch's error is known in advance."""
     keras.utils.set_random_seed(0)
     encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
     model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))
-    # Learning rate 0: frozen weights, so every batch's error is known in advance.
     model.compile(optimizer=keras.optimizers.SGD(0.0))
+    return model
+
+
+def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
+    model = frozen_computed_ae()
     batches = [digits[i : i + 25] for i in range(0, 250, 25)]
     recorder, balancer = BatchMSE(batches), GammaBalancer()
     history = model.fit(
@@ -183,10 +189,7 @@ def test_balancer_reads_the_running_value_again_when_an_epoch_begins(digits):
     # Within an epoch the callback keeps the running value itself; an
     # assignment between epochs (a restore, a user's callback) is what the
     # next epoch continues from.
-    keras.utils.set_random_seed(0)
-    encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(32,), gaussian=False)
-    model = AE(encoder, decoder, likelihood=Gaussian(gamma="computed"))
-    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    model = frozen_computed_ae()
     batches = [digits[i : i + 50] for i in range(0, 250, 50)]
     # Below every batch's MSE, so the second epoch's gamma stays there.
     low = 0.5 * min(float(np.mean((to_numpy(model(x)) - x) ** 2)) for x in batches)

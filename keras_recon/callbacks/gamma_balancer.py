@@ -76,9 +76,8 @@ class GammaBalancer(keras.callbacks.Callback):
         # the scale is computed on the host (NumPy), since every operation
         # between two steps is paid by every step (on TensorFlow the former
         # three reads and five eager operations took 550-760 us per batch,
-        # these 250-350 us; `benchmarks/README.md`).
-        if keras.backend.backend() == "jax":
-            self.model.jax_state_sync()
+        # these 250-350 us; `benchmarks/README.md`). On JAX, Keras has
+        # synced its trainer's state into the variables when an epoch ends.
         self._running = [_read(layer.running_statistic) for layer in self._layers]
 
     def on_train_batch_end(self, batch, logs=None):
