@@ -124,17 +124,11 @@ def test_every_likelihood_trains_in_a_vae_and_round_trips(name, digits, tmp_path
     np.testing.assert_array_equal(to_numpy(loaded.reconstruct(digits[:5])), to_numpy(vae.reconstruct(digits[:5])))
 
 
-class BatchMSE(keras.callbacks.Callback):
-    """Records each batch's true MSE from frozen weights, independently."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-        self.mse = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        x = self.batches[batch]
-        self.mse.append(float(np.mean((to_numpy(self.model(x)) - x) ** 2)))
+def batch_mse(model, batches):
+    """Each batch's true MSE, computed before `fit`: the weights are frozen,
+    and a callback that called the model between steps would make Keras
+    sync JAX's trainer state (which the balancer must work without)."""
+    return [float(np.mean((to_numpy(model(x)) - x) ** 2)) for x in batches]
 
 
 def frozen_computed_ae():
@@ -147,20 +141,63 @@ def frozen_computed_ae():
     return model
 
 
-def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
+class SyncEveryBatch(keras.callbacks.Callback):
+    """Syncs JAX's trainer state at each batch end, as a callback that reads
+    the model's variables would, and counts the syncs made by anyone."""
+
+    def __init__(self, sync):
+        super().__init__()
+        self.sync, self.calls = sync, 0
+
+    def on_train_begin(self, logs=None):
+        # Kept here: the `model` property itself syncs on JAX.
+        self.target = self.model
+        original = getattr(self.target, "jax_state_sync", None)
+        if original is None:
+            return
+
+        def counted():
+            self.calls += 1
+            original()
+
+        self.target.jax_state_sync = counted
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.sync and hasattr(self.target, "jax_state_sync"):
+            self.target.jax_state_sync()
+
+
+@pytest.mark.parametrize("synced_before", [False, True], ids=["state-unsynced", "state-synced"])
+def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits, synced_before):
+    # On JAX the balancer writes the running value into the trainer's state
+    # between steps; when another callback has synced that state in the same
+    # batch end, it must assign the variable instead. Both must reach the
+    # next step.
     model = frozen_computed_ae()
     batches = [digits[i : i + 25] for i in range(0, 250, 25)]
-    recorder, balancer = BatchMSE(batches), GammaBalancer()
+    mse = batch_mse(model, batches)
+    balancer, syncer = GammaBalancer(), SyncEveryBatch(synced_before)
     history = model.fit(
-        digits, batch_size=25, epochs=1, shuffle=False, verbose=0, callbacks=[recorder, balancer]
+        digits, batch_size=25, epochs=1, shuffle=False, verbose=0, callbacks=[syncer, balancer],
     )
+    if keras.backend.backend() == "jax":
+        # Unsynced: the balancer never syncs between steps (Keras's fit and
+        # the callbacks' `model` property do, 6 times in all around the
+        # epoch; a sync per batch would make 16). Synced: once per batch at
+        # least, by SyncEveryBatch.
+        if synced_before:
+            assert syncer.calls >= len(batches)
+        else:
+            assert syncer.calls < len(batches)
     # The trajectory recomputed in NumPy from the true per-batch MSEs.
     s, expected = 1.0, []
-    for m in recorder.mse:
+    for m in mse:
         s = min(s, 0.99 * s + 0.01 * m)
         expected.append(math.sqrt(s))
     np.testing.assert_allclose(balancer.trajectory, expected, rtol=1e-5)
     assert history.history["gamma"][-1] == pytest.approx(expected[-1], rel=1e-5)
+    # The last batch's update is in the variable after `fit`.
+    assert float(to_numpy(model.likelihood.running_statistic)) == pytest.approx(s, rel=1e-6)
     # Each step's loss used the gamma left by the previous step: Keras logs
     # the running mean, so the k-th batch's value is (k+1) m_k - k m_(k-1).
     # With gamma fixed at 1 the mean would be far larger.
@@ -168,7 +205,7 @@ def test_balancer_follows_the_update_rule_and_the_next_step_uses_it(digits):
     d = 784
     per_batch = [
         m * d / (2 * g**2) + d * (math.log(g) + 0.5 * math.log(2 * math.pi))
-        for m, g in zip(recorder.mse, gammas)
+        for m, g in zip(mse, gammas)
     ]
     assert history.history["reconstruction"][-1] == pytest.approx(np.mean(per_batch), rel=1e-4)
 
@@ -193,17 +230,35 @@ def test_balancer_reads_the_running_value_again_when_an_epoch_begins(digits):
     batches = [digits[i : i + 50] for i in range(0, 250, 50)]
     # Below every batch's MSE, so the second epoch's gamma stays there.
     low = 0.5 * min(float(np.mean((to_numpy(model(x)) - x) ** 2)) for x in batches)
-    recorder, balancer = BatchMSE(batches), GammaBalancer()
+    mse, balancer = batch_mse(model, batches), GammaBalancer()
     model.fit(digits, batch_size=50, epochs=2, shuffle=False, verbose=0,
-              callbacks=[recorder, SetRunning(low), balancer])
+              callbacks=[SetRunning(low), balancer])
     s, expected = 1.0, []
-    for k, m in enumerate(recorder.mse):
+    for k, m in enumerate(mse + mse):
         if k == len(batches):
             s = low
         s = min(s, 0.99 * s + 0.01 * m)
         expected.append(math.sqrt(s))
     np.testing.assert_allclose(balancer.trajectory, expected, rtol=1e-5)
     assert expected[-1] == pytest.approx(math.sqrt(low), rel=1e-6)
+
+
+class FailAt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            raise RuntimeError("stop here")
+
+
+def test_balancer_leaves_the_step_function_as_it_found_it(digits):
+    # On JAX the balancer wraps `model.train_function` during fit; neither a
+    # finished nor a failed fit may leave the wrapper (with its pending
+    # values) for the next one.
+    model = frozen_computed_ae()
+    model.fit(digits[:100], batch_size=25, epochs=1, verbose=0)
+    assert not hasattr(model.train_function, "keras_recon_inner")
+    with pytest.raises(RuntimeError, match="stop here"):
+        model.fit(digits[:100], batch_size=25, epochs=1, verbose=0, callbacks=[FailAt()])
+    assert not hasattr(model.train_function, "keras_recon_inner")
 
 
 def test_balancer_is_added_by_fit_and_refuses_steps_per_execution(digits):

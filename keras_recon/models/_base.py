@@ -84,11 +84,17 @@ class LikelihoodOwner:
         """`keras.Model.fit`, adding `GammaBalancer` when a scale is computed."""
         from keras_recon.callbacks.gamma_balancer import GammaBalancer
         from keras_recon.callbacks.gamma_balancer import computed_likelihoods
+        from keras_recon.callbacks.gamma_balancer import restore_train_function
 
         callbacks = list(callbacks or [])
         if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
             callbacks.append(GammaBalancer())
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        try:
+            return super().fit(*args, callbacks=callbacks, **kwargs)
+        finally:
+            # On JAX the balancer wraps the step function during `fit`; a fit
+            # stopped by an exception must not leave the wrapper behind.
+            restore_train_function(self)
 
 
 class ReconModel(LikelihoodOwner, keras.Model):
