@@ -118,8 +118,10 @@ class GammaBalancer(keras.callbacks.Callback):
     (which hold the epoch's running means, not the batch's). The new value
     is used by the very next step on every backend. On JAX, where `fit`
     keeps the variables' values in the trainer's state between steps, the
-    callback reads and writes its two values there; only where that state
-    is not laid out as it expects (see `_JaxSlots`) does it fall back to
+    callback wraps `model.train_function` during `fit` to read the batch
+    statistic from what each step returns and to hand the new value to the
+    next step (see `_JaxSlots`); where the state was synced in the same
+    batch, or is not laid out as expected, it falls back to
     `model.jax_state_sync()`, which writes every variable back and costs
     the next step 1-2 ms on a CPU. The current scale is written to
     `logs["gamma"]`.
