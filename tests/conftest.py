@@ -1,6 +1,23 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
+
+# JAX compiles every jitted step afresh in each new model and process; the
+# suite builds many identical ones (and the CLI tests start processes that
+# compile the same steps again). A compilation cache shared by this session
+# and its subprocesses, removed at exit, serves the repeats: on a 2-core CPU
+# it took tests/reliability/test_resume.py plus tests/test_cli.py from 143
+# to 120 s. It changes no result: an executable is reused only for an
+# identical program. Set before JAX is imported; a user's own setting wins.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _jax_cache = tempfile.mkdtemp(prefix="keras-recon-jax-cache-")
+    atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 @pytest.fixture(scope="session")

@@ -185,3 +185,20 @@ def test_per_sample_value_and_weighted_gradient(sample_reduction, a):
     np.testing.assert_allclose(g_pred, expected, rtol=2e-6, atol=2e-7 / count)
     np.testing.assert_allclose(g_true, -expected, rtol=2e-6, atol=2e-7 / count)
     np.testing.assert_array_equal(y_pred, before)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="eager TensorFlow's cached XLA kernel")
+def test_eager_tensorflow_kernel_is_traced_once_for_every_a():
+    # `a` is an argument of the compiled kernel: a sweep over `a` reuses one
+    # trace (and XLA program) per input shape, with each value's own result.
+    from keras_recon.losses import _common
+
+    rng = np.random.default_rng(5)
+    y_true = rng.uniform(size=(3, 7)).astype("float32")
+    y_pred = rng.uniform(size=(3, 7)).astype("float32")
+    values = [to_numpy(losses.log_cosh(y_true, y_pred, a=a, sample_reduction="mean")) for a in (1.0, 10.0, 100.0)]
+    kernel = _common._XLA_KERNELS[("log_cosh", True, "mean", "float32")]
+    assert kernel.experimental_get_tracing_count() == 1
+    for a, value in zip((1.0, 10.0, 100.0), values):
+        want = np.mean(np.log(np.cosh(a * (y_pred - y_true).astype(np.float64))), axis=1) / a
+        np.testing.assert_allclose(value, want, rtol=1e-5)

@@ -133,17 +133,24 @@ class AdaptiveRobust(keras.layers.Layer):
         # alpha stays within [alpha_lo, alpha_hi]: only the special values of
         # rho inside that range need their own cases (none by default).
         specials = tuple(v for v in (0.0, 2.0) if self.alpha_lo <= v <= self.alpha_hi)
+        # Which form computes the sum, chosen here once: written-out
+        # gradients where no special value is in range (in-place torch in
+        # PyTorch's eager training, `_rho_sums` on JAX and TensorFlow), else
+        # autodiff of `rho_of_tensor_alpha`.
         if not specials and _torch_eager_training(y_true, y_pred):
             return _torch_nll(self, y_true, y_pred)
         alpha, scale = self.alpha(), self.scale()
         y_true, y_pred, alpha, scale = flatten_samples(y_true, y_pred, alpha, scale)
+        written = (
+            not specials and keras.backend.backend() != "torch" and len(y_pred.shape) == 2
+            and len(alpha.shape) <= 1 and len(scale.shape) <= 1
+        )
         # log Z depends on alpha alone: evaluate it once per alpha (a scalar or
         # the sample-shaped map), not once per element of the batch, and let
         # broadcasting spread it.
 
         def kernel(y_true, y_pred, alpha, scale):
-            if not specials and keras.backend.backend() != "torch" and len(y_pred.shape) == 2 \
-                    and len(alpha.shape) <= 1 and len(scale.shape) <= 1:
+            if written:
                 log_terms = ops.log(scale) + log_partition(alpha)
                 if len(log_terms.shape):
                     log_terms = ops.sum(log_terms)
@@ -155,7 +162,7 @@ class AdaptiveRobust(keras.layers.Layer):
             return residual_shape_sum(per_element)
 
         if tensorflow_eager(y_pred):
-            return xla_kernel(("adaptive_robust_nll", specials), kernel, y_true, y_pred, alpha, scale)
+            return xla_kernel(("adaptive_robust_nll", specials, written), kernel, y_true, y_pred, alpha, scale)
         return kernel(y_true, y_pred, alpha, scale)
 
     def get_config(self):
