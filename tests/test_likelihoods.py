@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.stats
+from keras import ops
 
 from keras_recon import data
 from keras_recon.callbacks import GammaBalancer
@@ -390,3 +391,48 @@ def test_likelihoods_flatten_images_and_their_per_element_maps_together():
     # A map of another shape (broadcasting over channels only) keeps them all as they are.
     kept = flatten_samples(y_true, y_pred, np.ones((1, 1, 1), "float32"))
     assert [tuple(k.shape) for k in kept] == [(4, 6, 6, 1), (4, 6, 6, 1), (1, 1, 1)]
+
+
+class CountingGaussian(Gaussian):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return super().__call__(*args, **kwargs)
+
+
+class CountingSquares(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return super().__call__(*args, **kwargs)
+
+    def build(self, y_true_shape, y_pred_shape=None):
+        self.built = True
+
+    def call(self, y_true, y_pred):
+        return ops.sum(ops.reshape(ops.square(y_pred - y_true), (ops.shape(y_true)[0], -1)), axis=1)
+
+
+def test_models_call_their_own_likelihoods_directly_and_any_other_layer_as_usual(digits):
+    # keras_recon's built likelihoods skip Layer.__call__ in the training
+    # step (0.2 ms a step on eager PyTorch); a user's layer keeps it.
+    results = {}
+    for layer in (CountingGaussian(gamma=0.5), CountingSquares()):
+        keras.utils.set_random_seed(0)
+        encoder, decoder = architectures.mlp((28, 28, 1), 4, hidden=(16,), gaussian=False)
+        model = AE(encoder, decoder, likelihood=layer)
+        model.compile(optimizer="adam")
+        history = model.fit(digits[:100], batch_size=50, epochs=1, verbose=0)
+        results[type(layer).__name__] = (layer.calls, history.history["reconstruction"][-1])
+    assert results["CountingGaussian"][0] == 0
+    assert results["CountingSquares"][0] >= 1
+    # Same reconstruction term either way: Gaussian(0.5) is 2x the summed
+    # squares plus a constant, and both models start from the same weights.
+    constant = 784 * (math.log(0.5) + 0.5 * math.log(2 * math.pi))
+    assert results["CountingGaussian"][1] == pytest.approx(2 * results["CountingSquares"][1] + constant, rel=1e-4)

@@ -46,6 +46,26 @@ def weighted_batch_mean(values, sample_weight):
     return ops.sum(values * weights) / ops.cast(ops.shape(values)[0], values.dtype)
 
 
+def _call_likelihood(layer, y, x_hat):
+    """`layer(y, x_hat)`, going straight to `call` for keras_recon's own
+    built likelihoods.
+
+    They compute in float32 from whatever they are given, add no losses and
+    take no `training` argument, so `Layer.__call__` (input casting, name
+    scopes, autocast and build checks) does nothing for them here; on eager
+    PyTorch it cost about 0.2 ms a step (`AdaptiveRobust` with its gradient
+    on a `(100, 784)` batch 1.31 -> 1.10 ms, `Gaussian` 0.59 -> 0.39 ms).
+    Any other layer, or one not built yet, is called as usual.
+    """
+    from keras_recon.likelihoods._scale import ScaledLikelihood
+    from keras_recon.likelihoods.adaptive_robust import AdaptiveRobust
+    from keras_recon.likelihoods.heavy_tailed import _LearnedScaleLikelihood
+
+    if layer.built and isinstance(layer, (ScaledLikelihood, AdaptiveRobust, _LearnedScaleLikelihood)):
+        return layer.call(y, x_hat)
+    return layer(y, x_hat)
+
+
 class LikelihoodOwner:
     """`compile` and `fit` for models whose likelihood layer holds state."""
 
@@ -141,7 +161,7 @@ class ReconModel(LikelihoodOwner, keras.Model):
 
     def _reconstruction_term(self, y, x_hat, sample_weight, loss):
         if self.likelihood is not None:
-            return weighted_batch_mean(self.likelihood(y, x_hat), sample_weight)
+            return weighted_batch_mean(_call_likelihood(self.likelihood, y, x_hat), sample_weight)
         loss = self.loss if loss is None else loss
         if loss is None:
             loss = self._default_loss
