@@ -196,9 +196,11 @@ def test_eager_tensorflow_kernel_is_traced_once_for_every_a():
     rng = np.random.default_rng(5)
     y_true = rng.uniform(size=(3, 7)).astype("float32")
     y_pred = rng.uniform(size=(3, 7)).astype("float32")
+    key = ("log_cosh", True, "mean", "float32")
+    # Other tests may have traced this kernel for other shapes already.
+    before = _common._XLA_KERNELS[key].experimental_get_tracing_count() if key in _common._XLA_KERNELS else 0
     values = [to_numpy(losses.log_cosh(y_true, y_pred, a=a, sample_reduction="mean")) for a in (1.0, 10.0, 100.0)]
-    kernel = _common._XLA_KERNELS[("log_cosh", True, "mean", "float32")]
-    assert kernel.experimental_get_tracing_count() == 1
+    assert _common._XLA_KERNELS[key].experimental_get_tracing_count() - before <= 1
     for a, value in zip((1.0, 10.0, 100.0), values):
         want = np.mean(np.log(np.cosh(a * (y_pred - y_true).astype(np.float64))), axis=1) / a
         np.testing.assert_allclose(value, want, rtol=1e-5)
