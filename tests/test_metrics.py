@@ -132,6 +132,7 @@ def test_feature_statistics_stream_equals_whole_set():
 
 def test_feature_statistics_use_one_blas_thread_and_restore_the_rest(monkeypatch):
     from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_limits
 
     from keras_recon.metrics import frechet
 
@@ -150,12 +151,16 @@ def test_feature_statistics_use_one_blas_thread_and_restore_the_rest(monkeypatch
             return self.context.__exit__(*exc)
 
     monkeypatch.setattr(frechet, "_one_blas_thread", Recording)
-    before = blas_threads()
-    stats = metrics.FeatureStatistics()
-    stats.update(np.ones((4, 3)))
-    stats.update(np.zeros((4, 3)))
-    assert len(inside) == 2 and all(set(t) <= {1} for t in inside)
-    assert blas_threads() == before
+    # Two threads outside, whatever the environment set (the Makefile runs
+    # the PyTorch suite with OMP_NUM_THREADS=1), so the limit is visible.
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and all(t == 2 for t in before), before
+        stats = metrics.FeatureStatistics()
+        stats.update(np.ones((4, 3)))
+        stats.update(np.zeros((4, 3)))
+        assert len(inside) == 2 and all(set(t) <= {1} for t in inside)
+        assert blas_threads() == before
     assert stats.count == 8
 
 

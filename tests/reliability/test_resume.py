@@ -40,11 +40,13 @@ def _comparable(path):
     return results, metrics["curves"]
 
 
-def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, classifier_cache):
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch, classifier_cache):
     env = _env(classifier_cache)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run([sys.executable, "-m", "keras_recon.cli", *ARGS, "--out", str(whole)],
-                   env=env, check=True, capture_output=True, cwd=ROOT)
+    # The uninterrupted run in this process (a run repeats itself exactly,
+    # test_same_seed_same_backend_same_metrics); the killed one in another.
+    monkeypatch.setenv("KERAS_RECON_CACHE", classifier_cache)
+    cli.main([*ARGS, "--out", str(whole)])
     slow = os.path.join(os.path.dirname(__file__), "slow_cli.py")
     proc = subprocess.Popen([sys.executable, slow, *ARGS, "--out", str(killed)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
