@@ -24,9 +24,9 @@ from keras_recon.models import architectures
 from tests.reliability.test_properties import SUBJECTS
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")
-# 100 steps: on PyTorch's CPU kernels a float16 step of these tiny MLPs
-# takes 30-80 ms (each float16 matmul about 1.8 ms), so 200 steps made this
-# file 286 s of that backend's 504 s suite.
+# 100 steps: PyTorch's CPU float16 kernels are slow even for these tiny
+# MLPs (about 1.8 ms a matmul under cProfile); with 200 steps this file took
+# 50 s alone, and 286 s of PyTorch's 504 s suite beside the JAX suite.
 STEPS, BATCH = 100, 8
 
 LOSSES = {
