@@ -112,6 +112,13 @@ def interleaved_ratios(steps, args, rounds=5, **kwargs):
     return {name: statistics.median(v) for name, v in per.items()}
 
 
+def round_order(names, r):
+    """The candidates of round `r` in order, every other round reversed, so
+    that a drift within a round favours neither end."""
+    names = list(names)
+    return names if r % 2 == 0 else names[::-1]
+
+
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 

@@ -48,7 +48,7 @@ def feed_cost(x, rounds):
              "ImageBatches": (data.ImageBatches(x, batch_size=100, seed=0), {})}
     us = {name: [] for name in feeds}
     for r in range(rounds):
-        for name in (list(feeds) if r % 2 == 0 else list(feeds)[::-1]):
+        for name in _harness.round_order(feeds, r):
             feed, kwargs = feeds[name]
             timer = _harness.EpochTimer()
             model.fit(feed, epochs=2, verbose=0, callbacks=[timer], **kwargs)
@@ -75,7 +75,7 @@ def main():
     seconds = {name: [] for name in feeds}
     waits = {name: [] for name in feeds}
     for r in range(args.rounds):
-        for name in (list(feeds) if r % 2 == 0 else list(feeds)[::-1]):
+        for name in _harness.round_order(feeds, r):
             feed, n, kwargs = feeds[name]
             timer = _harness.EpochTimer()
             model.fit(feed, epochs=2, verbose=0, callbacks=[timer], **kwargs)
