@@ -11,8 +11,8 @@ eager on PyTorch, and eager TensorFlow as a second column), divided by the
 squared error's time measured in the same run. `AdaptiveRobust`'s row
 takes the gradients in its per-pixel alpha and scale latents as well and
 calls the layer's `call`, as keras_recon's models do; the row "through
-Layer.__call__" adds Keras's layer wrapper (on eager backends about
-0.14-0.3 ms a call, whatever the layer computes), and the "autodiff" row is
+Layer.__call__" adds Keras's layer wrapper (on eager PyTorch about
+0.14 ms a call for a layer that computes nothing), and the "autodiff" row is
 the same NLL by autodiff of the formula, as the layer computed it before
 its gradient was written out.
 """
