@@ -73,8 +73,8 @@ def main():
     # Rounds interleave the feeds, so a drift in the machine's speed moves
     # every feed alike. Each measurement leaves out the first epoch of its
     # `fit` call, which pays the call's set-up (Keras wrapping the arrays
-    # into a dataset), which users pay once per `fit`, not per epoch; then
-    # times as many epochs as make 60,000 images. With one timed epoch per
+    # into a dataset, once per `fit`, not per epoch), then times as many
+    # epochs as make 60,000 images. With one timed epoch per
     # feed, a 10k sample lasted about 1.5 s against 9 s for 60k, and this
     # machine's speed moved by up to half within a minute (an ad-hoc run of
     # 8 epochs of 10k on PyTorch: 155 to 235 us per image), which a short

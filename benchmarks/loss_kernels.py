@@ -71,10 +71,8 @@ def subjects(shape):
         "BetaDivergence(0.5)": lambda yt, yp: losses.beta_divergence(yt, yp, beta=0.5),
         "GeneralRobust(alpha=1)": lambda yt, yp: losses.general_robust(yt, yp, alpha=1.0),
         # Value and every gradient: y_pred, and the alpha and scale latents
-        # (the `layer` argument of `value_and_grad_fn`). keras_recon's models
-        # call a built likelihood's `call` (models/_base.py); a user's own
-        # loop calling the layer also pays Keras's `Layer.__call__`, which
-        # on eager PyTorch costs about as much as the squared error itself.
+        # (the `layer` argument of `value_and_grad_fn`); `call`, as the
+        # models run it (models/_base.py), and through `Layer.__call__`.
         "AdaptiveRobust NLL": lambda yt, yp: adaptive.call(yt, yp),
         "AdaptiveRobust NLL through Layer.__call__": lambda yt, yp: adaptive(yt, yp),
         "AdaptiveRobust NLL autodiff": adaptive_autodiff,

@@ -240,8 +240,8 @@ def _torch_eager_per_sample(t, a, sample_reduction):
     `tanh(a t)` by PyTorch's own `tanh`, which is vectorised on a CPU (about
     24 us on a `(100, 784)` batch, 0.9-1.1 ms on a `(256, 12288)` one, for
     `|a t|` up to 100), where `expm1` is not (76 us and 3.2-3.5 ms;
-    `benchmarks/results/torch_elementwise.md`). No full-size buffer is kept for the
-    backward pass beyond `t`.
+    `benchmarks/results/torch_elementwise.md`). No full-size buffer is kept
+    for the backward pass beyond `t`.
     """
     import torch
 
