@@ -1,14 +1,18 @@
-"""The wait at the start of each epoch, without keras_recon: plain Keras
-on in-memory arrays and on a `tf.data` pipeline of the same arrays.
+"""The wait at the start of each epoch on TensorFlow, and what removes it:
+plain Keras on in-memory arrays, on `tf.data` pipelines of the same arrays
+with and without tf.data's autotuning, and on the feed keras_recon's models
+give `fit` for arrays (`keras_recon.data._tf_feed`).
 
     KERAS_BACKEND=tensorflow python -m benchmarks.epoch_start
 
-`benchmarks.epoch_scaling` showed TensorFlow epochs that wait seconds
-before their first batch. This isolates where the wait belongs: a plain
-Keras MLP autoencoder (the seed 000 VAE's layer sizes, squared error) is
-fitted on the 60,000 MNIST training digits, given as arrays and as
-`tf.data.Dataset.from_tensor_slices(...).batch(100).prefetch(2)` (the
-second on TensorFlow only), for `--epochs` epochs; a callback records each
+`benchmarks.epoch_scaling` showed TensorFlow epochs that wait up to seconds
+before their first batch. A native profile (py-spy, twelfth and thirteenth
+sessions) put the wait in the destructor of the last epoch's iterator,
+which waits for the thread that autotunes the pipeline to end its sleep
+(`UnboundedThreadPool::LogicalThreadWrapper::~LogicalThreadWrapper` under
+`RootDataset::Iterator::~Iterator`). A plain Keras MLP autoencoder (the
+seed 000 VAE's layer sizes, squared error) is fitted on the 60,000 MNIST
+training digits for `--epochs` epochs per feed; a callback records each
 epoch's time and its wait from the epoch's start to its first batch.
 Writes `benchmarks/results/epoch_start_<backend>.{json,md}`.
 """
@@ -46,8 +50,15 @@ def main():
     if backend == "tensorflow":
         import tensorflow as tf
 
-        feeds["`tf.data` from the arrays"] = (
-            (tf.data.Dataset.from_tensor_slices((x, x)).batch(100).prefetch(2),), {})
+        from keras_recon.data import _tf_feed
+
+        pipeline = tf.data.Dataset.from_tensor_slices((x, x)).batch(100).prefetch(2)
+        untuned = tf.data.Options()
+        untuned.autotune.enabled = False
+        feeds["`tf.data` from the arrays"] = ((pipeline,), {})
+        feeds["`tf.data` from the arrays, `autotune.enabled = False`"] = ((pipeline.with_options(untuned),), {})
+        feeds["keras_recon's feed (`_tf_feed.array_dataset`, no shuffle)"] = (
+            (_tf_feed.array_dataset((x, x), 100, shuffle=False),), {})
     rows = {}
     for name, (inputs, kwargs) in feeds.items():
         timer = _harness.EpochTimer()
@@ -57,7 +68,9 @@ def main():
     _harness.write_json(os.path.join(args.out, f"epoch_start_{backend}.json"), {"machine": note, "rows": rows})
     lines = [f"# Plain Keras: the wait before each epoch's first batch, {backend}", "",
              f"{_harness.note_line(note)} No keras_recon model: a Keras `Sequential` MLP autoencoder, "
-             f"squared error, batch 100, 60,000 MNIST digits, {args.epochs} epochs after a warm-up fit.", "",
+             f"squared error, batch 100, 60,000 MNIST digits, {args.epochs} epochs per feed after a warm-up "
+             "fit, the feeds one after another. The wait is the last epoch's iterator being destroyed, "
+             "which waits for tf.data's autotuning thread (see the script's docstring).", "",
              "| feed | wait before the first batch, each epoch (s) | epochs waiting > 0.1 s | median epoch (s) |",
              "| --- | --- | --- | --- |"]
     for name, row in rows.items():

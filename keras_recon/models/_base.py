@@ -68,6 +68,55 @@ def _call_likelihood(layer, y, x_hat):
     return layer(y, x_hat)
 
 
+_FIT_PARAMETERS = ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
+                   "validation_data", "shuffle", "class_weight", "sample_weight", "initial_epoch",
+                   "steps_per_epoch", "validation_steps", "validation_batch_size", "validation_freq")
+
+
+def _tf_array_feeds(args, kwargs):
+    """`fit`'s arguments with NumPy arrays replaced by `_tf_feed` datasets
+    where Keras's array pipeline would do nothing more (see `fit`)."""
+    from keras_recon.data import _tf_feed
+
+    if len(args) > 2:
+        # Positional arguments past `y` would now follow a dataset; keep
+        # the call as given.
+        return args, kwargs
+    positional = dict(zip(("x", "y"), args))
+    if set(positional) & set(kwargs) or set(kwargs) - set(_FIT_PARAMETERS):
+        return args, kwargs  # Keras reports the argument given twice or unknown.
+    bound = {**positional, **kwargs}
+    if (bound.get("sample_weight") is not None or bound.get("class_weight") is not None
+            or bound.get("validation_split", 0.0) or bound.get("steps_per_epoch") is not None):
+        return args, kwargs
+    shuffle = bound.get("shuffle", True)
+    batch_size = bound.get("batch_size")
+    if not isinstance(shuffle, bool) or not (batch_size is None or _positive_int(batch_size)):
+        return args, kwargs
+    batch_size = batch_size or 32  # Keras's default
+    x, y = bound.get("x"), bound.get("y")
+    if not isinstance(x, np.ndarray) or not (y is None or isinstance(y, np.ndarray)):
+        return args, kwargs
+    arrays = _tf_feed.plain_arrays(x if y is None else (x, y))
+    if arrays is None:
+        return args, kwargs
+    bound["x"] = _tf_feed.array_dataset(arrays, batch_size, shuffle)
+    bound.pop("y", None)
+    bound.pop("batch_size", None)
+    bound["shuffle"] = False  # the dataset shuffles; Keras warns of `shuffle=True` with one
+    validation = bound.get("validation_data")
+    validation_batch = bound.get("validation_batch_size")
+    if (isinstance(validation, tuple) and _tf_feed.plain_arrays(validation) is not None
+            and (validation_batch is None or _positive_int(validation_batch))):
+        bound["validation_data"] = _tf_feed.array_dataset(validation, validation_batch or batch_size, False)
+        bound.pop("validation_batch_size", None)
+    return (), bound
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 class LikelihoodOwner:
     """`compile` and `fit` for models whose likelihood layer holds state."""
 
@@ -103,7 +152,17 @@ class LikelihoodOwner:
             self.optimizer.build(self.trainable_variables)
 
     def fit(self, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, adding `GammaBalancer` when a scale is computed."""
+        """`keras.Model.fit`, adding `GammaBalancer` when a scale is computed.
+
+        On the TensorFlow backend, NumPy arrays (`x`, `y` and a
+        `validation_data` of one or two arrays) are batched by a `tf.data`
+        pipeline that does not autotune, in the same order Keras's would
+        take, when nothing else asks for Keras's own (`sample_weight`,
+        `class_weight`, `validation_split`, `steps_per_epoch`,
+        `shuffle="batch"`). Keras's autotuned pipeline made about one
+        epoch in three wait 0.2-1.2 s before its first batch on a 2-core
+        machine, as its last iterator was torn down (`benchmarks/README.md`).
+        """
         from keras_recon.callbacks.gamma_balancer import GammaBalancer
         from keras_recon.callbacks.gamma_balancer import computed_likelihoods
         from keras_recon.callbacks.gamma_balancer import restore_train_function
@@ -111,6 +170,8 @@ class LikelihoodOwner:
         callbacks = list(callbacks or [])
         if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
             callbacks.append(GammaBalancer())
+        if keras.backend.backend() == "tensorflow":
+            args, kwargs = _tf_array_feeds(args, kwargs)
         try:
             return super().fit(*args, callbacks=callbacks, **kwargs)
         finally:
