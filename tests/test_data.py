@@ -2,6 +2,7 @@ import gzip
 import hashlib
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
@@ -157,3 +158,44 @@ def test_image_batches_cover_every_image_once_per_epoch_and_train():
     assert len(history.history["loss"]) == 2
     with pytest.raises(ValueError, match="labels"):
         data.ImageBatches(x, y[:10])
+
+
+class _RecordingBatches(data.ImageBatches):
+    """`ImageBatches` that records the order `fit` reads its batches in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epochs = [[]]
+
+    def __getitem__(self, index):
+        self.epochs[-1].append(int(index))
+        return super().__getitem__(index)
+
+    def on_epoch_end(self):
+        self.epochs.append([])
+        super().on_epoch_end()
+
+
+def test_models_read_image_batches_in_their_own_order():
+    import random
+
+    from keras_recon.models import AE
+    from keras_recon.models import architectures
+
+    x, _ = data.load_embedded_mnist()
+    random.seed(7)  # Keras's own reordering draws from Python's `random`
+    ae = AE(*architectures.mlp((28, 28, 1), 4, hidden=(16,), gaussian=False))
+    ae.compile(optimizer="adam", loss="mse")
+    own = _RecordingBatches(x[:300], batch_size=50, seed=1)
+    ae.fit(own, epochs=3, verbose=0)
+    trained = [e for e in own.epochs if len(e) == 6]
+    assert len(trained) == 3 and all(e == sorted(e) for e in trained)
+    # What a plain `keras.Model.fit` does with its default `shuffle=True`,
+    # which the models' `fit` turns off: the same batches, reordered.
+    plain = _RecordingBatches(x[:300], batch_size=50, seed=1)
+    keras.Model.fit(ae, plain, epochs=3, verbose=0)
+    reordered = [e for e in plain.epochs if len(e) == 6]
+    assert any(e != sorted(e) for e in reordered)
+    assert all(sorted(e) == list(range(6)) for e in reordered)
+    ae.fit(own, epochs=1, verbose=0, shuffle=True)  # asked for: Keras's reordering
+    assert own.epochs[-2] != sorted(own.epochs[-2]) or own.epochs[-1] != sorted(own.epochs[-1])

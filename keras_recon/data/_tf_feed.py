@@ -4,7 +4,7 @@ keras_recon's models hand to `fit` on the TensorFlow backend.
 Keras turns arrays given to `fit` into a `tf.data` pipeline that autotunes
 its parallelism and prefetching. Each epoch makes a new iterator of it,
 and destroying the last one waits for tf.data's autotuning thread to wake
-from its sleep: on the 2-core build machine 0.2-1.2 s in about one epoch
+from its sleep: on the 2-core build machine 0.2-2.7 s in about one epoch
 out of three, against a 1.5 s epoch of 10,000 MNIST digits
 (`benchmarks/README.md`). Slicing an in-memory batch needs no tuning, so
 this pipeline gathers each batch on one prefetch thread, two batches

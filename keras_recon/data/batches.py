@@ -14,6 +14,12 @@ class ImageBatches(keras.utils.PyDataset):
     labels, and an optional per-batch `transform` (e.g. dequantisation
     noise) applied on the fly rather than to the whole array.
 
+    keras_recon's models take the batches in this order (their `fit`
+    passes `shuffle=False` for an `ImageBatches` unless you pass
+    `shuffle`). Give a plain Keras model `fit(batches, shuffle=False)`:
+    with Keras's default `shuffle=True` it reorders the batches of every
+    epoch with Python's `random` as well.
+
     Example:
 
     ```python

@@ -113,6 +113,12 @@ def _tf_array_feeds(args, kwargs):
     return (), bound
 
 
+def _is_image_batches(x):
+    from keras_recon.data.batches import ImageBatches
+
+    return isinstance(x, ImageBatches)
+
+
 def _positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -160,8 +166,11 @@ class LikelihoodOwner:
         take, when nothing else asks for Keras's own (`sample_weight`,
         `class_weight`, `validation_split`, `steps_per_epoch`,
         `shuffle="batch"`). Keras's autotuned pipeline made about one
-        epoch in three wait 0.2-1.2 s before its first batch on a 2-core
+        epoch in three wait 0.2-2.7 s before its first batch on a 2-core
         machine, as its last iterator was torn down (`benchmarks/README.md`).
+        A `data.ImageBatches` goes through Keras's `PyDataset` pipeline,
+        in its own order: `shuffle` defaults to `False` for it, since Keras
+        would otherwise reorder its batches with Python's `random`.
         """
         from keras_recon.callbacks.gamma_balancer import GammaBalancer
         from keras_recon.callbacks.gamma_balancer import computed_likelihoods
@@ -170,6 +179,12 @@ class LikelihoodOwner:
         callbacks = list(callbacks or [])
         if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
             callbacks.append(GammaBalancer())
+        x = args[0] if args else kwargs.get("x")
+        if len(args) < 9 and "shuffle" not in kwargs and _is_image_batches(x):
+            # ImageBatches orders its batches itself (seeded per epoch);
+            # Keras's default `shuffle=True` would reorder them again with
+            # Python's `random`.
+            kwargs["shuffle"] = False
         if keras.backend.backend() == "tensorflow":
             args, kwargs = _tf_array_feeds(args, kwargs)
         try:
