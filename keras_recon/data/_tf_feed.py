@@ -1,5 +1,6 @@
-"""In-memory arrays as a `tf.data` pipeline that does not autotune, which
-keras_recon's models hand to `fit` on the TensorFlow backend.
+"""In-memory arrays (and a plain `ImageBatches`) as a `tf.data` pipeline
+that does not autotune, which keras_recon's models hand to `fit` on the
+TensorFlow backend.
 
 Keras turns arrays given to `fit` into a `tf.data` pipeline that autotunes
 its parallelism and prefetching. Each epoch makes a new iterator of it,
@@ -28,12 +29,14 @@ def plain_arrays(value):
     return arrays
 
 
-def array_dataset(arrays, batch_size, shuffle):
+def array_dataset(arrays, batch_size, shuffle, order=None, cast_floats=True):
     """A `tf.data.Dataset` of `tuple(a[batch] for a in arrays)`, as Keras
     batches arrays for `fit`: every epoch in a new order if `shuffle`
     (`tf.random.shuffle`, seeded as Keras's own), the last batch partial,
-    floats cast to `keras.backend.floatx()`, and the number of batches
-    known (progress bars and callbacks see it from the first epoch)."""
+    floats cast to `keras.backend.floatx()` if `cast_floats`, and the number
+    of batches known (progress bars and callbacks see it from the first
+    epoch). `order`, if given, is called as each epoch starts and returns
+    that epoch's order of the rows (a permutation), in place of `shuffle`."""
     import keras
     import tensorflow as tf
 
@@ -41,15 +44,20 @@ def array_dataset(arrays, batch_size, shuffle):
     tensors = []
     for a in arrays:
         t = tf.convert_to_tensor(a)
-        tensors.append(tf.cast(t, floatx) if t.dtype.is_floating and t.dtype.name != floatx else t)
+        cast = cast_floats and t.dtype.is_floating and t.dtype.name != floatx
+        tensors.append(tf.cast(t, floatx) if cast else t)
     tensors = tuple(tensors)
     n = len(arrays[0])
     full, rest = divmod(n, batch_size)
 
     def epoch_order(_):
-        indices = tf.range(n, dtype=tf.int64)
-        if shuffle:
-            indices = tf.random.shuffle(indices)
+        if order is not None:
+            indices = tf.numpy_function(lambda: np.asarray(order(), np.int64), [], tf.int64, stateful=True)
+            indices = tf.ensure_shape(indices, (n,))
+        else:
+            indices = tf.range(n, dtype=tf.int64)
+            if shuffle:
+                indices = tf.random.shuffle(indices)
         batches = tf.data.Dataset.from_tensor_slices(tf.reshape(indices[: full * batch_size], (full, batch_size)))
         if rest:
             batches = batches.concatenate(tf.data.Dataset.from_tensors(indices[full * batch_size :]))
@@ -69,6 +77,23 @@ def array_dataset(arrays, batch_size, shuffle):
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    if shuffle:
+    if shuffle or order is not None:
         options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
     return dataset.with_options(options)
+
+
+def image_batches_dataset(batches):
+    """`array_dataset` of an `ImageBatches`' images (and labels), each
+    epoch in the order the `ImageBatches` holds as it starts, or `None`
+    where Keras's `PyDataset` pipeline is needed (a `transform`, a
+    subclass, worker threads or processes). The caller calls
+    `batches.on_epoch_end()` once before training and after every epoch,
+    as Keras's pipeline does."""
+    from keras_recon.data.batches import ImageBatches
+
+    if type(batches) is not ImageBatches or batches.transform is not None or len(batches.images) == 0:
+        return None
+    if batches.workers > 1 or batches.use_multiprocessing:
+        return None
+    arrays = (batches.images,) if batches.labels is None else (batches.images, batches.labels)
+    return array_dataset(arrays, batches.batch_size, False, order=lambda: batches._order, cast_floats=False)

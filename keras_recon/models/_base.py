@@ -73,44 +73,70 @@ _FIT_PARAMETERS = ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "va
                    "steps_per_epoch", "validation_steps", "validation_batch_size", "validation_freq")
 
 
-def _tf_array_feeds(args, kwargs):
-    """`fit`'s arguments with NumPy arrays replaced by `_tf_feed` datasets
-    where Keras's array pipeline would do nothing more (see `fit`)."""
+class _EpochEnds(keras.callbacks.Callback):
+    """Calls a `PyDataset`'s `on_epoch_end` after every epoch, as Keras's
+    `PyDataset` pipeline does, for one that `fit` feeds otherwise."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.batches.on_epoch_end()
+
+
+def _tf_feeds(args, kwargs):
+    """`fit`'s arguments with NumPy arrays and a plain `ImageBatches`
+    replaced by `_tf_feed` datasets where Keras's pipelines would do
+    nothing more (see `fit`), and the callbacks such a dataset needs."""
     from keras_recon.data import _tf_feed
 
+    unchanged = args, kwargs, []
     if len(args) > 2:
         # Positional arguments past `y` would now follow a dataset; keep
         # the call as given.
-        return args, kwargs
+        return unchanged
     positional = dict(zip(("x", "y"), args))
     if set(positional) & set(kwargs) or set(kwargs) - set(_FIT_PARAMETERS):
-        return args, kwargs  # Keras reports the argument given twice or unknown.
+        return unchanged  # Keras reports the argument given twice or unknown.
     bound = {**positional, **kwargs}
     if (bound.get("sample_weight") is not None or bound.get("class_weight") is not None
             or bound.get("validation_split", 0.0) or bound.get("steps_per_epoch") is not None):
-        return args, kwargs
+        return unchanged
     shuffle = bound.get("shuffle", True)
     batch_size = bound.get("batch_size")
     if not isinstance(shuffle, bool) or not (batch_size is None or _positive_int(batch_size)):
-        return args, kwargs
-    batch_size = batch_size or 32  # Keras's default
+        return unchanged
     x, y = bound.get("x"), bound.get("y")
-    if not isinstance(x, np.ndarray) or not (y is None or isinstance(y, np.ndarray)):
-        return args, kwargs
-    arrays = _tf_feed.plain_arrays(x if y is None else (x, y))
-    if arrays is None:
-        return args, kwargs
-    bound["x"] = _tf_feed.array_dataset(arrays, batch_size, shuffle)
+    callbacks = []
+    if isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray)):
+        arrays = _tf_feed.plain_arrays(x if y is None else (x, y))
+        if arrays is None:
+            return unchanged
+        batch_size = batch_size or 32  # Keras's default
+        bound["x"] = _tf_feed.array_dataset(arrays, batch_size, shuffle)
+    elif y is None and batch_size is None and not shuffle:
+        # (With `shuffle=True` Keras reorders the batches with Python's
+        # `random`; that stays Keras's.)
+        dataset = _tf_feed.image_batches_dataset(x)
+        if dataset is None:
+            return unchanged
+        bound["x"] = dataset
+        x.on_epoch_end()  # as Keras's pipeline does once before training
+        callbacks.append(_EpochEnds(x))
+    else:
+        return unchanged
     bound.pop("y", None)
     bound.pop("batch_size", None)
-    bound["shuffle"] = False  # the dataset shuffles; Keras warns of `shuffle=True` with one
+    bound["shuffle"] = False  # the dataset orders itself; Keras warns of `shuffle=True` with one
     validation = bound.get("validation_data")
     validation_batch = bound.get("validation_batch_size")
     if (isinstance(validation, tuple) and _tf_feed.plain_arrays(validation) is not None
             and (validation_batch is None or _positive_int(validation_batch))):
-        bound["validation_data"] = _tf_feed.array_dataset(validation, validation_batch or batch_size, False)
+        validation_batch = validation_batch or batch_size or 32
+        bound["validation_data"] = _tf_feed.array_dataset(validation, validation_batch, False)
         bound.pop("validation_batch_size", None)
-    return (), bound
+    return (), bound, callbacks
 
 
 def _is_image_batches(x):
@@ -160,17 +186,20 @@ class LikelihoodOwner:
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, adding `GammaBalancer` when a scale is computed.
 
+        A `data.ImageBatches` is read in its own order: `shuffle` defaults
+        to `False` for it, since Keras would otherwise reorder its batches
+        with Python's `random`.
+
         On the TensorFlow backend, NumPy arrays (`x`, `y` and a
-        `validation_data` of one or two arrays) are batched by a `tf.data`
-        pipeline that does not autotune, in the same order Keras's would
-        take, when nothing else asks for Keras's own (`sample_weight`,
-        `class_weight`, `validation_split`, `steps_per_epoch`,
-        `shuffle="batch"`). Keras's autotuned pipeline made about one
-        epoch in three wait 0.2-2.7 s before its first batch on a 2-core
-        machine, as its last iterator was torn down (`benchmarks/README.md`).
-        A `data.ImageBatches` goes through Keras's `PyDataset` pipeline,
-        in its own order: `shuffle` defaults to `False` for it, since Keras
-        would otherwise reorder its batches with Python's `random`.
+        `validation_data` of one or two arrays) and an `ImageBatches`
+        without a `transform` are batched by a `tf.data` pipeline that does
+        not autotune, in the same order Keras's would take, when nothing
+        else asks for Keras's own (`sample_weight`, `class_weight`,
+        `validation_split`, `steps_per_epoch`, `shuffle="batch"`, or, for
+        an `ImageBatches`, `shuffle=True` or worker threads or processes).
+        Keras's autotuned pipelines made about one epoch in three wait
+        0.2-2.7 s before its first batch on a 2-core machine, as their last
+        iterator was torn down (`benchmarks/README.md`).
         """
         from keras_recon.callbacks.gamma_balancer import GammaBalancer
         from keras_recon.callbacks.gamma_balancer import computed_likelihoods
@@ -186,7 +215,8 @@ class LikelihoodOwner:
             # Python's `random`.
             kwargs["shuffle"] = False
         if keras.backend.backend() == "tensorflow":
-            args, kwargs = _tf_array_feeds(args, kwargs)
+            args, kwargs, feed_callbacks = _tf_feeds(args, kwargs)
+            callbacks = feed_callbacks + callbacks
         try:
             return super().fit(*args, callbacks=callbacks, **kwargs)
         finally:
