@@ -12,7 +12,6 @@ from keras_recon.data import _tf_feed
 from keras_recon.losses import LogCosh
 from keras_recon.models import AE
 from keras_recon.models import VAE
-from keras_recon.models import _base
 from keras_recon.models import architectures
 from tests.backend_utils import BACKEND
 
@@ -70,17 +69,17 @@ def test_the_feed_does_not_autotune():
     ],
 )
 def test_keras_pipeline_is_kept_where_it_does_more(args, kwargs):
-    assert _base._tf_feeds(args, kwargs) == (args, kwargs, [])
+    assert _tf_feed.fit_arguments(args, kwargs) == (args, kwargs, [])
 
 
 def test_arrays_and_validation_arrays_become_datasets():
     x, v = np.zeros((8, 2), np.float32), np.zeros((6, 2), np.float32)
-    args, kwargs, callbacks = _base._tf_feeds(
+    args, kwargs, callbacks = _tf_feed.fit_arguments(
         (x,), {"batch_size": 4, "validation_data": (v,), "validation_batch_size": 5, "epochs": 2})
     assert callbacks == []
     assert args == () and set(kwargs) == {"x", "validation_data", "epochs", "shuffle"}
     assert int(kwargs["x"].cardinality()) == 2 and int(kwargs["validation_data"].cardinality()) == 2
-    _, kwargs, _ = _base._tf_feeds((x,), {"validation_data": (v, v, np.ones(6))})
+    _, kwargs, _ = _tf_feed.fit_arguments((x,), {"validation_data": (v, v, np.ones(6))})
     assert kwargs["validation_data"][0] is v  # with sample weights: Keras's pipeline
 
 
@@ -136,8 +135,8 @@ def test_image_batches_feed_follows_each_epochs_order():
             np.testing.assert_array_equal(gy, ey)
         batches.on_epoch_end()
     epoch = batches._epoch
-    _, kwargs, callbacks = _base._tf_feeds((batches,), {"epochs": 2, "shuffle": False})
-    assert [type(c) for c in callbacks] == [_base._EpochEnds]
+    _, kwargs, callbacks = _tf_feed.fit_arguments((batches,), {"epochs": 2, "shuffle": False})
+    assert [type(c) for c in callbacks] == [_tf_feed.EpochEnds]
     assert batches._epoch == epoch + 1  # Keras's pipeline also ends an epoch before training
 
 

@@ -1,6 +1,7 @@
 """In-memory arrays (and a plain `ImageBatches`) as a `tf.data` pipeline
 that does not autotune, which keras_recon's models hand to `fit` on the
-TensorFlow backend.
+TensorFlow backend (`fit_arguments`), and the `shuffle` default the models
+give an `ImageBatches` on every backend.
 
 Keras turns arrays given to `fit` into a `tf.data` pipeline that autotunes
 its parallelism and prefetching. Each epoch makes a new iterator of it,
@@ -12,10 +13,98 @@ this pipeline gathers each batch on one prefetch thread, two batches
 ahead, and makes epochs whose iterators are destroyed at once.
 """
 
+import inspect
+
+import keras
 import numpy as np
 
 # Batches sliced ahead of the training step.
 PREFETCH = 2
+
+# `keras.Model.fit`'s parameters, in order, without `self`.
+_FIT_PARAMETERS = tuple(inspect.signature(keras.Model.fit).parameters)[1:]
+
+
+class EpochEnds(keras.callbacks.Callback):
+    """Calls a `PyDataset`'s `on_epoch_end` after every epoch, as Keras's
+    `PyDataset` pipeline does, for one that `fit` feeds otherwise."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.batches.on_epoch_end()
+
+
+def image_batches_unshuffled(args, kwargs):
+    """`fit`'s keyword arguments with `shuffle=False` added for an
+    `ImageBatches` given no `shuffle`: it orders its batches itself (seeded
+    per epoch), and Keras's default `shuffle=True` would reorder them again
+    with Python's `random`."""
+    from keras_recon.data.batches import ImageBatches
+
+    x = args[0] if args else kwargs.get("x")
+    if len(args) <= _FIT_PARAMETERS.index("shuffle") and "shuffle" not in kwargs and isinstance(x, ImageBatches):
+        return {**kwargs, "shuffle": False}
+    return kwargs
+
+
+def fit_arguments(args, kwargs):
+    """`fit`'s arguments with NumPy arrays and a plain `ImageBatches`
+    replaced by this module's datasets where Keras's pipelines would do
+    nothing more (see `LikelihoodOwner.fit`), and the callbacks such a
+    dataset needs."""
+    unchanged = args, kwargs, []
+    if len(args) > 2:
+        # Positional arguments past `y` would now follow a dataset; keep
+        # the call as given.
+        return unchanged
+    positional = dict(zip(("x", "y"), args))
+    if set(positional) & set(kwargs) or set(kwargs) - set(_FIT_PARAMETERS):
+        return unchanged  # Keras reports the argument given twice or unknown.
+    bound = {**positional, **kwargs}
+    if (bound.get("sample_weight") is not None or bound.get("class_weight") is not None
+            or bound.get("validation_split", 0.0) or bound.get("steps_per_epoch") is not None):
+        return unchanged
+    shuffle = bound.get("shuffle", True)
+    batch_size = bound.get("batch_size")
+    if not isinstance(shuffle, bool) or not (batch_size is None or _positive_int(batch_size)):
+        return unchanged
+    x, y = bound.get("x"), bound.get("y")
+    callbacks = []
+    if isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray)):
+        arrays = plain_arrays(x if y is None else (x, y))
+        if arrays is None:
+            return unchanged
+        batch_size = batch_size or 32  # Keras's default
+        bound["x"] = array_dataset(arrays, batch_size, shuffle)
+    elif y is None and batch_size is None and not shuffle:
+        # (With `shuffle=True` Keras reorders the batches with Python's
+        # `random`; that stays Keras's.)
+        dataset = image_batches_dataset(x)
+        if dataset is None:
+            return unchanged
+        bound["x"] = dataset
+        x.on_epoch_end()  # as Keras's pipeline does once before training
+        callbacks.append(EpochEnds(x))
+    else:
+        return unchanged
+    bound.pop("y", None)
+    bound.pop("batch_size", None)
+    bound["shuffle"] = False  # the dataset orders itself; Keras warns of `shuffle=True` with one
+    validation = bound.get("validation_data")
+    validation_batch = bound.get("validation_batch_size")
+    if (isinstance(validation, tuple) and plain_arrays(validation) is not None
+            and (validation_batch is None or _positive_int(validation_batch))):
+        validation_batch = validation_batch or batch_size or 32
+        bound["validation_data"] = array_dataset(validation, validation_batch, False)
+        bound.pop("validation_batch_size", None)
+    return (), bound, callbacks
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def plain_arrays(value):
@@ -37,7 +126,6 @@ def array_dataset(arrays, batch_size, shuffle, order=None, cast_floats=True):
     of batches known (progress bars and callbacks see it from the first
     epoch). `order`, if given, is called as each epoch starts and returns
     that epoch's order of the rows (a permutation), in place of `shuffle`."""
-    import keras
     import tensorflow as tf
 
     floatx = keras.backend.floatx()

@@ -68,87 +68,6 @@ def _call_likelihood(layer, y, x_hat):
     return layer(y, x_hat)
 
 
-_FIT_PARAMETERS = ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
-                   "validation_data", "shuffle", "class_weight", "sample_weight", "initial_epoch",
-                   "steps_per_epoch", "validation_steps", "validation_batch_size", "validation_freq")
-
-
-class _EpochEnds(keras.callbacks.Callback):
-    """Calls a `PyDataset`'s `on_epoch_end` after every epoch, as Keras's
-    `PyDataset` pipeline does, for one that `fit` feeds otherwise."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.batches.on_epoch_end()
-
-
-def _tf_feeds(args, kwargs):
-    """`fit`'s arguments with NumPy arrays and a plain `ImageBatches`
-    replaced by `_tf_feed` datasets where Keras's pipelines would do
-    nothing more (see `fit`), and the callbacks such a dataset needs."""
-    from keras_recon.data import _tf_feed
-
-    unchanged = args, kwargs, []
-    if len(args) > 2:
-        # Positional arguments past `y` would now follow a dataset; keep
-        # the call as given.
-        return unchanged
-    positional = dict(zip(("x", "y"), args))
-    if set(positional) & set(kwargs) or set(kwargs) - set(_FIT_PARAMETERS):
-        return unchanged  # Keras reports the argument given twice or unknown.
-    bound = {**positional, **kwargs}
-    if (bound.get("sample_weight") is not None or bound.get("class_weight") is not None
-            or bound.get("validation_split", 0.0) or bound.get("steps_per_epoch") is not None):
-        return unchanged
-    shuffle = bound.get("shuffle", True)
-    batch_size = bound.get("batch_size")
-    if not isinstance(shuffle, bool) or not (batch_size is None or _positive_int(batch_size)):
-        return unchanged
-    x, y = bound.get("x"), bound.get("y")
-    callbacks = []
-    if isinstance(x, np.ndarray) and (y is None or isinstance(y, np.ndarray)):
-        arrays = _tf_feed.plain_arrays(x if y is None else (x, y))
-        if arrays is None:
-            return unchanged
-        batch_size = batch_size or 32  # Keras's default
-        bound["x"] = _tf_feed.array_dataset(arrays, batch_size, shuffle)
-    elif y is None and batch_size is None and not shuffle:
-        # (With `shuffle=True` Keras reorders the batches with Python's
-        # `random`; that stays Keras's.)
-        dataset = _tf_feed.image_batches_dataset(x)
-        if dataset is None:
-            return unchanged
-        bound["x"] = dataset
-        x.on_epoch_end()  # as Keras's pipeline does once before training
-        callbacks.append(_EpochEnds(x))
-    else:
-        return unchanged
-    bound.pop("y", None)
-    bound.pop("batch_size", None)
-    bound["shuffle"] = False  # the dataset orders itself; Keras warns of `shuffle=True` with one
-    validation = bound.get("validation_data")
-    validation_batch = bound.get("validation_batch_size")
-    if (isinstance(validation, tuple) and _tf_feed.plain_arrays(validation) is not None
-            and (validation_batch is None or _positive_int(validation_batch))):
-        validation_batch = validation_batch or batch_size or 32
-        bound["validation_data"] = _tf_feed.array_dataset(validation, validation_batch, False)
-        bound.pop("validation_batch_size", None)
-    return (), bound, callbacks
-
-
-def _is_image_batches(x):
-    from keras_recon.data.batches import ImageBatches
-
-    return isinstance(x, ImageBatches)
-
-
-def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 class LikelihoodOwner:
     """`compile` and `fit` for models whose likelihood layer holds state."""
 
@@ -208,14 +127,11 @@ class LikelihoodOwner:
         callbacks = list(callbacks or [])
         if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
             callbacks.append(GammaBalancer())
-        x = args[0] if args else kwargs.get("x")
-        if len(args) < 9 and "shuffle" not in kwargs and _is_image_batches(x):
-            # ImageBatches orders its batches itself (seeded per epoch);
-            # Keras's default `shuffle=True` would reorder them again with
-            # Python's `random`.
-            kwargs["shuffle"] = False
+        from keras_recon.data import _tf_feed
+
+        kwargs = _tf_feed.image_batches_unshuffled(args, kwargs)
         if keras.backend.backend() == "tensorflow":
-            args, kwargs, feed_callbacks = _tf_feeds(args, kwargs)
+            args, kwargs, feed_callbacks = _tf_feed.fit_arguments(args, kwargs)
             callbacks = feed_callbacks + callbacks
         try:
             return super().fit(*args, callbacks=callbacks, **kwargs)
