@@ -160,6 +160,25 @@ def test_image_batches_cover_every_image_once_per_epoch_and_train():
         data.ImageBatches(x, y[:10])
 
 
+def test_image_batches_order_is_the_epochs_batches():
+    x = np.arange(23, dtype="float32").reshape(23, 1)
+    batches = data.ImageBatches(x, batch_size=5, seed=3)
+    order = batches.order
+    assert sorted(order.tolist()) == list(range(23))
+    assert not np.array_equal(order, np.arange(23))  # shuffled
+    np.testing.assert_array_equal(np.concatenate([batches[i] for i in range(len(batches))])[:, 0], order)
+    order[:] = 0  # a copy: the batches keep their order
+    np.testing.assert_array_equal(batches[0][:, 0], batches.order[:5])
+    assert sorted(batches.order.tolist()) == list(range(23))
+    first = batches.order
+    batches.on_epoch_end()
+    assert not np.array_equal(batches.order, first)
+    np.testing.assert_array_equal(batches[4][:, 0], batches.order[20:])
+    again = data.ImageBatches(x, batch_size=5, seed=3)
+    np.testing.assert_array_equal(again.order, first)  # the seed fixes each epoch's order
+    np.testing.assert_array_equal(data.ImageBatches(x, shuffle=False).order, np.arange(23))
+
+
 class _RecordingBatches(data.ImageBatches):
     """`ImageBatches` that records the order `fit` reads its batches in."""
 

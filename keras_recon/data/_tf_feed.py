@@ -184,4 +184,4 @@ def image_batches_dataset(batches):
     if batches.workers > 1 or batches.use_multiprocessing:
         return None
     arrays = (batches.images,) if batches.labels is None else (batches.images, batches.labels)
-    return array_dataset(arrays, batches.batch_size, False, order=lambda: batches._order, cast_floats=False)
+    return array_dataset(arrays, batches.batch_size, False, order=lambda: batches.order, cast_floats=False)

@@ -56,6 +56,14 @@ class ImageBatches(keras.utils.PyDataset):
             return np.arange(len(self.images))
         return np.random.default_rng((self.seed, self._epoch)).permutation(len(self.images))
 
+    @property
+    def order(self):
+        """The rows of `images` in the order this epoch's batches take them
+        (a copy): batch `i` is `images[order[i * batch_size:(i + 1) *
+        batch_size]]`. It changes when `on_epoch_end` starts the next
+        epoch."""
+        return self._order.copy()
+
     def __len__(self):
         return math.ceil(len(self.images) / self.batch_size)
 
