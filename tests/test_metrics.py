@@ -167,10 +167,12 @@ def test_feature_statistics_use_one_blas_thread_and_restore_the_rest(monkeypatch
 def test_classifier_fid_is_zero_on_itself_and_grows_with_noise(tmp_path, data_root):
     x, y = data.load_mnist(f"{data_root}/mnist", split="test")
     clf = metrics.load_or_train_classifier(
-        "mnist-test-subset", x[:3000], y[:3000], cache_dir=str(tmp_path), epochs=2, verbose=0
+        "mnist-test-subset", x[:2000], y[:2000], cache_dir=str(tmp_path), epochs=2, verbose=0
     )
     accuracy = np.mean(np.argmax(to_numpy(clf(x[3000:5000])), 1) == y[3000:5000])
-    assert accuracy > 0.85  # two epochs on 3,000 digits; the full run is an experiment
+    # Two epochs on 2,000 digits (0.81-0.83 on the three backends; JAX's
+    # CPU convolutions took 30 s for 3,000); the full run is an experiment.
+    assert accuracy > 0.75
     fid = metrics.FID(metrics.feature_extractor(clf))
     real = fid.statistics(x[5000:7000])
     assert fid.distance(real, real) == pytest.approx(0.0, abs=1e-6)
@@ -180,7 +182,7 @@ def test_classifier_fid_is_zero_on_itself_and_grows_with_noise(tmp_path, data_ro
     assert fid.distance(real, noisy) > 5 * other_real
     # A second call reads the verified cache instead of training again.
     again = metrics.load_or_train_classifier(
-        "mnist-test-subset", x[:3000], y[:3000], cache_dir=str(tmp_path), epochs=2, verbose=0
+        "mnist-test-subset", x[:2000], y[:2000], cache_dir=str(tmp_path), epochs=2, verbose=0
     )
     np.testing.assert_allclose(to_numpy(again(x[:5])), to_numpy(clf(x[:5])), rtol=1e-5, atol=1e-6)
 
