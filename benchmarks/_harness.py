@@ -2,6 +2,7 @@
 backend, medians of repeats after warm-up, and the machine note."""
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -96,19 +97,27 @@ def median_seconds(step, *args, repeats=7, warmup=2, inner=5):
     return statistics.median(times)
 
 
-def interleaved_ratios(steps, args, rounds=5, **kwargs):
+def interleaved_ratios(steps, args, rounds=5, min_window=None, **kwargs):
     """Median time of each step, measured in interleaved rounds.
 
     Each round times every step once (after the warm-up), so slow drifts of
     a shared machine hit all of them alike; the result per step is the
-    median over rounds.
+    median over rounds. With `min_window` (seconds), a step runs enough
+    calls in each timed window (at least `inner`) for the window to last
+    that long by its last warm-up call: a 0.1 ms kernel timed 3 calls at a
+    time reads scheduler noise as much as the kernel.
     """
     per = {name: [] for name in steps}
+    inner = {}
     for name, step in steps.items():
-        median_seconds(step, *args, repeats=1, warmup=2, inner=1)
+        warm = median_seconds(step, *args, repeats=1, warmup=2, inner=1)
+        inner[name] = kwargs.get("inner", 5)
+        if min_window is not None:
+            inner[name] = max(inner[name], math.ceil(min_window / max(warm, 1e-9)))
+    kwargs = {k: v for k, v in kwargs.items() if k != "inner"}
     for _ in range(rounds):
         for name, step in steps.items():
-            per[name].append(median_seconds(step, *args, warmup=0, **kwargs))
+            per[name].append(median_seconds(step, *args, warmup=0, inner=inner[name], **kwargs))
     return {name: statistics.median(v) for name, v in per.items()}
 
 

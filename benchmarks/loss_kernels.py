@@ -7,7 +7,8 @@
 Writes `benchmarks/results/loss_kernels_<backend>.{json,md}`. Each figure
 is the median over interleaved rounds of the time of `value_and_grad`
 (compiled where the backend compiles: `jax.jit`, `tf.function(jit_compile=True)`;
-eager on PyTorch, and eager TensorFlow as a second column), divided by the
+eager on PyTorch, and eager TensorFlow as a second column; each round's
+figure the median of 3 windows of calls lasting at least 20 ms), divided by the
 squared error's time measured in the same run. `AdaptiveRobust`'s row
 takes the gradients in its per-pixel alpha and scale latents as well and
 calls the layer's `call`, as keras_recon's models do; the row "through
@@ -33,6 +34,11 @@ from keras_recon.losses.general_robust import rho_of_tensor_alpha
 # it on the 4-D layout, whose inner axis of 3 it vectorises poorly (about
 # 3-5x the flat time on JAX), so the flat column shows ratios against a
 # squared error at full speed.
+# Each timed window runs enough calls to last at least this long (3 calls
+# on the large batches; 30-200 on the (100, 784) one, whose kernels take
+# 0.1-0.7 ms: timed 3 calls at a time, the squared error's own time there
+# moved by 30-50% between runs).
+MIN_WINDOW = 0.02
 SHAPES = {"(256, 64, 64, 3)": (256, 64, 64, 3), "(100, 784)": (100, 784), "(256, 12288)": (256, 12288)}
 TARGETS = {"AbsoluteError": 1.1, "LogCosh(a=100)": 3.0, "IDivergence(2)": 3.0, "IDivergence(1)": 3.0,
            "BetaDivergence(0.5)": 3.0, "GeneralRobust(alpha=1)": 3.0, "AdaptiveRobust NLL": 6.0,
@@ -96,7 +102,8 @@ def main():
             steps = {name: _harness.value_and_grad_fn(fn, compiled=mode == "compiled",
                                                       layer=adaptive if name.startswith("AdaptiveRobust") else None)
                      for name, fn in fns.items()}
-            seconds = _harness.interleaved_ratios(steps, (yt, yp), rounds=args.rounds, repeats=3, inner=3)
+            seconds = _harness.interleaved_ratios(steps, (yt, yp), rounds=args.rounds, repeats=3, inner=3,
+                                                  min_window=MIN_WINDOW)
             base = seconds["SquaredError"]
             for name, s in seconds.items():
                 rows.setdefault(name, {})[f"{label} {mode}"] = {"seconds": s, "ratio": s / base}
