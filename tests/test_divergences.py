@@ -164,7 +164,18 @@ def test_beta_divergence_special_members():
     )
 
 
-@pytest.mark.parametrize("center", [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("delta", [1e-2, 1e-4, 3e-6])
+def test_beta_half_keeps_its_precision_where_y_is_near_x(delta):
+    # beta = 0.5 is 2 (sqrt(y) - sqrt(x))**2 / sqrt(x), of size delta**2 x
+    # where y = x (1 + delta); the roots' difference must not cancel.
+    x = np.random.default_rng(1).uniform(0.05, 2.0, 300).astype("float32")
+    y = (x * (1 + delta)).astype("float32")
+    y64, x64 = y.astype(np.float64), x.astype(np.float64)
+    exact = 2 * ((y64 - x64) / (np.sqrt(y64) + np.sqrt(x64))) ** 2 / np.sqrt(x64)
+    np.testing.assert_allclose(to_numpy(losses.beta_divergence(y, x, beta=0.5)), exact, rtol=1e-5)
+
+
+@pytest.mark.parametrize("center", [0.0, 0.5, 1.0, 2.0])
 def test_beta_divergence_is_continuous_across_special_values(center):
     y, x = positive_pairs()
     at = to_numpy(losses.beta_divergence(y, x, beta=center))

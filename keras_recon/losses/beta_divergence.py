@@ -43,7 +43,10 @@ def beta_divergence(
     `y/x - log(y/x) - 1`. (The paper prints the last sign of its eq. 29 as
     `+`; the limits it derives need `-`, which is used here.)
 
-    The general case uses the divergence's homogeneity,
+    `beta = 0.5` is computed in closed form, `2 (sqrt(y) - sqrt(x))**2 /
+    sqrt(x)` (two square roots instead of four logarithms and
+    exponentials; the roots' difference taken without cancellation). The
+    general case uses the divergence's homogeneity,
     `d(y | x) = x**beta d(y/x | 1)`, with the part that vanishes at
     `y = x` evaluated through `expm1` (see `_ratio_numerator`), so the value
     is continuous across `beta = 0` and `beta = 1`. Inputs must be
@@ -174,12 +177,20 @@ def _general_divergence(beta, epsilon, x_may_be_zero, may_overflow):
     def divergence(y, x):
         floored_x = ops.maximum(x, epsilon)
         ratio = (y if beta > 0 else ops.maximum(y, epsilon)) / floored_x
-        # exp(lam log x), not ops.power: under jax.jit on CPU the kernel took
-        # 2.6x the squared error with ops.power and 1.3x with this.
-        x_lower = ops.exp(lam * ops.log(floored_x))
+        if beta == 0.5:
+            # d = 2 (sqrt(y) - sqrt(x))**2 / sqrt(x): two square roots in
+            # place of four logarithms and exponentials, with the
+            # difference of the roots taken as (y - x) / (sqrt(y) +
+            # sqrt(x)), which does not cancel where y is near x.
+            x_lower = ops.rsqrt(floored_x)
+            value = 2.0 * ops.square((y - floored_x) / (ops.sqrt(y) + ops.sqrt(floored_x))) * x_lower
+        else:
+            # exp(lam log x), not ops.power: under jax.jit on CPU the kernel
+            # took 2.6x the squared error with ops.power and 1.3x with this.
+            x_lower = ops.exp(lam * ops.log(floored_x))
         if beta == 0.0:  # Itakura-Saito: r - 1 - log r
             value = ratio - 1.0 - ops.log(ratio)
-        else:
+        elif beta != 0.5:
             value = x_lower * floored_x * _ratio_numerator(ratio, beta) / (beta * lam)
         if may_overflow:
             value = ops.where(ops.isinf(ratio), math.inf, value)
@@ -215,7 +226,8 @@ def _torch_per_sample(
     """`d_beta` reduced per sample on eager PyTorch, differentiated in `y_pred`.
 
     The same homogeneous form as `_general_divergence`, with the buffers
-    reused in place. Away from beta = 0 and 1 (`|beta|` and `|beta - 1|`
+    reused in place. At beta = 0.5 it is the closed form of
+    `_general_divergence` (square roots). Away from beta = 0 and 1 (`|beta|` and `|beta - 1|`
     both at least 1/4) the numerator is taken as `r**beta - beta r +
     beta - 1` with one `torch.pow` (0.8 ms on a `(256, 64, 64, 3)` batch,
     against 3.6 ms for the log and `expm1` it replaces; the value's
@@ -236,18 +248,22 @@ def _torch_per_sample(
         floored_x = torch.clamp(x, min=epsilon)
         y = y_true if beta > 0 else torch.clamp(y_true, min=epsilon)
         ratio = torch.div(y, floored_x)
-        x_lower = torch.pow(floored_x, lam)
+        x_lower = torch.rsqrt(floored_x) if beta == 0.5 else torch.pow(floored_x, lam)
         if beta == 0.0:
             per_element = torch.log(ratio).neg_().add_(ratio).sub_(1.0)
             if may_overflow:
                 per_element.masked_fill_(torch.isinf(ratio), math.inf)
             value = per_sample(per_element)
         else:
-            if min(abs(beta), abs(lam)) >= 0.25:
-                numerator = torch.pow(ratio, beta).add_(ratio, alpha=-beta).add_(lam)
+            if beta == 0.5:  # -(sqrt(y) - sqrt(x))**2 / (2 sqrt(x)), as in _general_divergence
+                numerator = torch.sub(y, floored_x).div_(torch.sqrt(y).add_(torch.sqrt(floored_x)))
+                numerator.square_().mul_(x_lower).mul_(-0.5)
             else:
-                numerator = _ratio_numerator(ratio, beta)
-            numerator.mul_(floored_x).mul_(x_lower)  # beta (beta - 1) d(y | x)
+                if min(abs(beta), abs(lam)) >= 0.25:
+                    numerator = torch.pow(ratio, beta).add_(ratio, alpha=-beta).add_(lam)
+                else:
+                    numerator = _ratio_numerator(ratio, beta)
+                numerator.mul_(floored_x).mul_(x_lower)  # beta (beta - 1) d(y | x)
             if may_overflow:
                 numerator.masked_fill_(torch.isinf(ratio), math.copysign(math.inf, beta * lam))
             if beta > 0 and x_has_zero:
@@ -305,7 +321,7 @@ class BetaDivergence(ReconstructionLoss):
 
     >>> loss = keras_recon.losses.BetaDivergence(beta=0.5)
     >>> loss([[0.2, 0.5, 1.0]], [[0.1, 0.5, 0.8]])
-    0.13343455
+    0.1334346
 
     Args:
         beta: Any finite real. Defaults to `2.0`.
