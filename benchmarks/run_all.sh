@@ -11,7 +11,7 @@
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
 BACKENDS=${1:-"jax tensorflow torch"}
-NAMES=${2:-"loss_kernels train_step handwritten epoch_scaling epoch_start batch_times fid pythae_vae model_steps memory"}
+NAMES=${2:-"loss_kernels abs_forms train_step handwritten epoch_scaling epoch_start batch_times fid pythae_vae model_steps memory"}
 for backend in $BACKENDS; do
   for name in $NAMES; do
     echo "== $name on $backend"
