@@ -244,26 +244,54 @@ def _torch_per_sample(
     per_sample = torch_per_sample(sample_reduction, y_pred.ndim)
 
     @ops.custom_gradient
+    def half(x):
+        # beta = 0.5: (sqrt(y) - sqrt(x))**2 / sqrt(x), half the divergence,
+        # as in _general_divergence, with no ratio or power kept for the
+        # gradient, which is x**-0.5 (1 - y/x) = (x - y) / (x sqrt(x)).
+        floored_x = torch.clamp(x, min=epsilon)
+        root_x = torch.sqrt(floored_x)
+        per_element = torch.sqrt(y_true).add_(root_x)
+        per_element = torch.sub(y_true, floored_x).div_(per_element).square_().div_(root_x)
+        if may_overflow:
+            per_element.masked_fill_(torch.isinf(torch.div(y_true, floored_x)), math.inf)
+        if x_has_zero:
+            zero = x == 0
+            y0 = y_true[zero]
+            # d(y | 0) = 2 y / sqrt(epsilon) - 4 sqrt(y) (_value_at_zero_x), halved
+            per_element[zero] = torch.sqrt(y0).mul_(-2.0).add_(y0, alpha=epsilon**-0.5)
+        value = per_sample(per_element) * 2.0
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            upstream = per_sample_upstream(upstream, x.shape[1:], sample_reduction)
+            slope = torch.sub(floored_x, y_true).div_(floored_x).div_(root_x)
+            if any_floored:
+                slope.masked_fill_(x <= epsilon, 0.0)
+            return slope.mul_(upstream)
+
+        return value, grad
+
+    if beta == 0.5:
+        return half(y_pred)
+
+    @ops.custom_gradient
     def divergence(x):
         floored_x = torch.clamp(x, min=epsilon)
         y = y_true if beta > 0 else torch.clamp(y_true, min=epsilon)
         ratio = torch.div(y, floored_x)
-        x_lower = torch.rsqrt(floored_x) if beta == 0.5 else torch.pow(floored_x, lam)
+        x_lower = torch.pow(floored_x, lam)
         if beta == 0.0:
             per_element = torch.log(ratio).neg_().add_(ratio).sub_(1.0)
             if may_overflow:
                 per_element.masked_fill_(torch.isinf(ratio), math.inf)
             value = per_sample(per_element)
         else:
-            if beta == 0.5:  # -(sqrt(y) - sqrt(x))**2 / (2 sqrt(x)), as in _general_divergence
-                numerator = torch.sub(y, floored_x).div_(torch.sqrt(y).add_(torch.sqrt(floored_x)))
-                numerator.square_().mul_(x_lower).mul_(-0.5)
+            if min(abs(beta), abs(lam)) >= 0.25:
+                numerator = torch.pow(ratio, beta).add_(ratio, alpha=-beta).add_(lam)
             else:
-                if min(abs(beta), abs(lam)) >= 0.25:
-                    numerator = torch.pow(ratio, beta).add_(ratio, alpha=-beta).add_(lam)
-                else:
-                    numerator = _ratio_numerator(ratio, beta)
-                numerator.mul_(floored_x).mul_(x_lower)  # beta (beta - 1) d(y | x)
+                numerator = _ratio_numerator(ratio, beta)
+            numerator.mul_(floored_x).mul_(x_lower)  # beta (beta - 1) d(y | x)
             if may_overflow:
                 numerator.masked_fill_(torch.isinf(ratio), math.copysign(math.inf, beta * lam))
             if beta > 0 and x_has_zero:
