@@ -108,17 +108,45 @@ def interleaved_ratios(steps, args, rounds=5, min_window=None, **kwargs):
     time reads scheduler noise as much as the kernel.
     """
     per = {name: [] for name in steps}
+    least = kwargs.pop("inner", 5)
     inner = {}
     for name, step in steps.items():
         warm = median_seconds(step, *args, repeats=1, warmup=2, inner=1)
-        inner[name] = kwargs.get("inner", 5)
-        if min_window is not None:
-            inner[name] = max(inner[name], math.ceil(min_window / max(warm, 1e-9)))
-    kwargs = {k: v for k, v in kwargs.items() if k != "inner"}
+        inner[name] = least if min_window is None else max(least, math.ceil(min_window / max(warm, 1e-9)))
     for _ in range(rounds):
         for name, step in steps.items():
             per[name].append(median_seconds(step, *args, warmup=0, inner=inner[name], **kwargs))
     return {name: statistics.median(v) for name, v in per.items()}
+
+
+def add_ratio_column(rows, column, seconds, baseline):
+    """Puts one column of timings (`name -> seconds`) into `rows`
+    (`name -> {column: {"seconds", "ratio"}}`), each as a ratio to the
+    `baseline` entry's time."""
+    base = seconds[baseline]
+    for name, s in seconds.items():
+        rows.setdefault(name, {})[column] = {"seconds": s, "ratio": s / base}
+    print(column, {k: round(v / base, 2) for k, v in seconds.items()}, flush=True)
+
+
+def ratio_table(rows, baseline, label, targets=None):
+    """Markdown rows of `add_ratio_column`'s table: the baseline's own time
+    in ms, every other entry's ratio; with `targets` (`name -> limit or
+    None`) a target column, and "(missed)" beside a ratio over its limit."""
+    columns = list(next(iter(rows.values())))
+    head = f"| {label} | " + ("target | " if targets is not None else "")
+    lines = [head + " | ".join(columns) + " |",
+             "| --- | " + ("--- | " if targets is not None else "") + " | ".join("---" for _ in columns) + " |"]
+    for name, cells in rows.items():
+        target = None if targets is None else targets.get(name)
+        if name == baseline:
+            values = [f"{cells[c]['seconds'] * 1e3:.3f} ms" for c in columns]
+        else:
+            values = [f"{cells[c]['ratio']:.2f}x" + (" (missed)" if target is not None and cells[c]["ratio"] > target
+                                                      else "") for c in columns]
+        limit = "" if targets is None else f"{'' if target is None else f'<= {target}x'} | "
+        lines.append(f"| {name} | {limit}" + " | ".join(values) + " |")
+    return lines
 
 
 def round_order(names, r):

@@ -27,23 +27,28 @@ from benchmarks.loss_kernels import MIN_WINDOW
 from benchmarks.loss_kernels import SHAPES
 from keras_recon import losses
 
-
-def _flat(y_true, y_pred):
-    batch = y_pred.shape[0]
-    return ops.reshape(y_pred, (batch, -1)) - ops.reshape(y_true, (batch, -1))
+SQUARE, ABS = "squared_error (ops.square)", "absolute_error (ops.abs)"
 
 
-SQUARES = ("squared_error (ops.square)", "t * t")
+def _per_sample(elementwise):
+    """`(y_true, y_pred) -> sum(elementwise(t), axis=1)`, `t = y_pred - y_true` flattened."""
+
+    def loss(y_true, y_pred):
+        batch = y_pred.shape[0]
+        t = ops.reshape(y_pred, (batch, -1)) - ops.reshape(y_true, (batch, -1))
+        return ops.sum(elementwise(t), axis=1)
+
+    return loss
 
 
-def forms():
-    return {
-        "squared_error (ops.square)": losses.squared_error,
-        "t * t": lambda yt, yp: ops.sum((lambda t: t * t)(_flat(yt, yp)), axis=1),
-        "absolute_error (ops.abs)": losses.absolute_error,
-        "where(t < 0, -t, t)": lambda yt, yp: ops.sum((lambda t: ops.where(t < 0, -t, t))(_flat(yt, yp)), axis=1),
-        "t * sign(t)": lambda yt, yp: ops.sum((lambda t: t * ops.sign(t))(_flat(yt, yp)), axis=1),
-    }
+# Each form, and the loss whose values it has.
+FORMS = {
+    SQUARE: (losses.squared_error, losses.squared_error),
+    "t * t": (_per_sample(lambda t: t * t), losses.squared_error),
+    ABS: (losses.absolute_error, losses.absolute_error),
+    "where(t < 0, -t, t)": (_per_sample(lambda t: ops.where(t < 0, -t, t)), losses.absolute_error),
+    "t * sign(t)": (_per_sample(lambda t: t * ops.sign(t)), losses.absolute_error),
+}
 
 
 def main():
@@ -55,32 +60,20 @@ def main():
     rows = {}
     for label, shape in SHAPES.items():
         yt, yp = (_harness.to_backend(a) for a in _harness.random_pair(shape))
-        for name, fn in forms().items():  # the forms are the same sums
-            reference = losses.squared_error if name in SQUARES else losses.absolute_error
+        for name, (fn, reference) in FORMS.items():  # the forms are the same sums
             np.testing.assert_allclose(ops.convert_to_numpy(fn(yt, yp)), ops.convert_to_numpy(reference(yt, yp)),
                                        rtol=1e-5, err_msg=name)
         for mode in modes:
-            steps = {name: _harness.value_and_grad_fn(fn, compiled=mode == "compiled") for name, fn in forms().items()}
+            steps = {name: _harness.value_and_grad_fn(fn, compiled=mode == "compiled") for name, (fn, _) in FORMS.items()}
             seconds = _harness.interleaved_ratios(steps, (yt, yp), rounds=args.rounds, repeats=3, inner=3,
                                                   min_window=MIN_WINDOW)
-            base = seconds["squared_error (ops.square)"]
-            for name, s in seconds.items():
-                rows.setdefault(name, {})[f"{label} {mode}"] = {"seconds": s, "ratio": s / base}
-            print(label, mode, {k: round(v / base, 2) for k, v in seconds.items()}, flush=True)
+            _harness.add_ratio_column(rows, f"{label} {mode}", seconds, SQUARE)
     note = _harness.machine_note()
     _harness.write_json(os.path.join(args.out, f"abs_forms_{backend}.json"), {"machine": note, "rows": rows})
-    columns = list(next(iter(rows.values())))
     lines = [f"# Forms of |t| and t^2 on {backend}: forward + backward, ratio to squared_error", "",
              f"{_harness.note_line(note)} Median over {args.rounds} interleaved rounds; "
              "squared_error's own time in the first row.", "",
-             "| form | " + " | ".join(columns) + " |",
-             "| --- | " + " | ".join("---" for _ in columns) + " |"]
-    for name, cells in rows.items():
-        if name.startswith("squared_error"):
-            values = [f"{cells[c]['seconds'] * 1e3:.3f} ms" for c in columns]
-        else:
-            values = [f"{cells[c]['ratio']:.2f}x" for c in columns]
-        lines.append(f"| {name} | " + " | ".join(values) + " |")
+             *_harness.ratio_table(rows, SQUARE, "form")]
     _harness.write_markdown(os.path.join(args.out, f"abs_forms_{backend}.md"), lines)
 
 

@@ -107,34 +107,16 @@ def main():
                      for name, fn in fns.items()}
             seconds = _harness.interleaved_ratios(steps, (yt, yp), rounds=args.rounds, repeats=3, inner=3,
                                                   min_window=MIN_WINDOW)
-            base = seconds["SquaredError"]
-            for name, s in seconds.items():
-                rows.setdefault(name, {})[f"{label} {mode}"] = {"seconds": s, "ratio": s / base}
-            print(label, mode, {k: round(v / base, 2) for k, v in seconds.items()})
+            _harness.add_ratio_column(rows, f"{label} {mode}", seconds, "SquaredError")
     note = _harness.machine_note()
     _harness.write_json(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.json"),
                         {"machine": note, "targets": TARGETS, "rows": rows})
-    columns = list(next(iter(rows.values())))
     lines = [f"# Loss kernels on {backend}: forward + backward, ratio to SquaredError", "",
              f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
              f"Command: `{note['command']}`. Median over {args.rounds} interleaved rounds; "
              "SquaredError's own time in the first row.", "",
-             "| loss | target | " + " | ".join(columns) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
-    for name, cells in rows.items():
-        target = TARGETS.get(name)
-        if name == "SquaredError":
-            values = [f"{cells[c]['seconds'] * 1e3:.3f} ms" for c in columns]
-        else:
-            values = []
-            for c in columns:
-                ratio = cells[c]["ratio"]
-                miss = target is not None and ratio > target
-                values.append(f"{ratio:.2f}x" + (" (missed)" if miss else ""))
-        lines.append(f"| {name} | {'' if target is None else f'<= {target}x'} | " + " | ".join(values) + " |")
-    with open(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+             *_harness.ratio_table(rows, "SquaredError", "loss", TARGETS)]
+    _harness.write_markdown(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.md"), lines)
 
 
 if __name__ == "__main__":
