@@ -5,6 +5,7 @@ Run by `test_cross_backend.py` under each backend in its own process.
 
 import json
 import math
+import sys
 
 import numpy as np
 
@@ -36,14 +37,27 @@ CASES = {
 }
 
 
-def compute():
+def _adaptive_robust():
+    from keras_recon import likelihoods
+
+    layer = likelihoods.AdaptiveRobust()
+    layer.build((None, 6, 6, 2))
+    return layer.call
+
+
+def compute(compiled=False):
+    """Every case's value and its gradient in `y_pred`; `compiled` runs each
+    under `jax.jit` or `tf.function(jit_compile=True)` and adds the
+    `AdaptiveRobust` likelihood (`call`, as the models run it)."""
     y_true, y_pred = inputs()
+    cases = dict(CASES, adaptive_robust=_adaptive_robust()) if compiled else CASES
     out = {}
-    for name, fn in CASES.items():
-        value, (_, grad) = value_and_grads(fn, y_true, y_pred)
+    for name, fn in cases.items():
+        value, (_, grad) = value_and_grads(fn, y_true, y_pred, compiled=compiled)
         out[name] = {"value": value.tolist(), "grad": grad.ravel().tolist()}
     return out
 
 
 if __name__ == "__main__":
-    print("RESULT " + json.dumps({"backend": BACKEND, "results": compute()}))
+    results = compute(compiled="--compiled" in sys.argv[1:])
+    print("RESULT " + json.dumps({"backend": BACKEND, "results": results}))

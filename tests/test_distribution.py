@@ -26,7 +26,8 @@ def run_distributed():
         os.environ,
         KERAS_BACKEND=BACKEND,
         PYTHONPATH=ROOT,
-        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        # Kept with the suite's own flags (`make test` sets the optimisation level).
+        XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
     )
     proc = subprocess.run(
         [sys.executable, "-m", "tests.distributed_script"],
