@@ -45,6 +45,10 @@ def operations(x, out):
         "abs, mul, exp(-2|x|)": lambda: torch.exp(torch.abs(x, out=out).mul_(-2.0), out=out),
         "expm1 (of capped x)": lambda: torch.expm1(capped, out=out),
         "log": lambda: torch.log(positive, out=out),
+        # A general float exponent (0.5 and -0.5 go to sqrt and rsqrt), and
+        # the same power as three vectorised operations.
+        "pow (x ** 0.7)": lambda: torch.pow(positive, 0.7, out=out),
+        "log, mul, exp (x ** 0.7)": lambda: torch.log(positive, out=out).mul_(0.7).exp_(),
         "log1p": lambda: torch.log1p(positive, out=out),
         "tanh": lambda: torch.tanh(x, out=out),
         "sinh (of capped x)": lambda: torch.sinh(capped, out=out),
