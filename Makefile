@@ -42,7 +42,8 @@ demo: $(STAMP)
 TEST_XLA_FLAGS ?= --xla_backend_optimization_level=0
 test: $(STAMP)
 	@logs=$$(mktemp -d); \
-	export XLA_FLAGS="$${XLA_FLAGS:-} $(TEST_XLA_FLAGS)"; \
+	flags=$$(echo $${XLA_FLAGS:-} $(TEST_XLA_FLAGS)); \
+	if [ -n "$$flags" ]; then export XLA_FLAGS="$$flags"; else unset XLA_FLAGS; fi; \
 	run() { KERAS_BACKEND=$$1 $(PY) -m pytest -q -p no:cacheprovider --basetemp=$$logs/tmp-$$1 tests \
 		> $$logs/$$1.log 2>&1; rc=$$?; \
 		{ flock 9; echo "=== KERAS_BACKEND=$$1 (exit $$rc)"; cat $$logs/$$1.log; } 9> $$logs/print.lock; return $$rc; }; \

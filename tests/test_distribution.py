@@ -27,7 +27,7 @@ def run_distributed():
         KERAS_BACKEND=BACKEND,
         PYTHONPATH=ROOT,
         # Kept with the suite's own flags (`make test` sets the optimisation level).
-        XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
+        XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip(),
     )
     proc = subprocess.run(
         [sys.executable, "-m", "tests.distributed_script"],
