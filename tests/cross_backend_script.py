@@ -5,6 +5,8 @@ Run by `test_cross_backend.py` under each backend in its own process.
 
 import json
 import math
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -56,6 +58,37 @@ def compute(compiled=False):
         value, (_, grad) = value_and_grads(fn, y_true, y_pred, compiled=compiled)
         out[name] = {"value": value.tolist(), "grad": grad.ravel().tolist()}
     return out
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_in_subprocess(backend, compiled=False, **env):
+    """`compute(compiled)` under `backend` in its own process, with `env`
+    overriding the environment (a blank `XLA_FLAGS` is dropped: XLA reads
+    it as a file name)."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, **env)
+    if not env.get("XLA_FLAGS", "x").strip():
+        del env["XLA_FLAGS"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.cross_backend_script", *(["--compiled"] if compiled else [])],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    payload = json.loads(line[len("RESULT "):])
+    assert payload["backend"] == backend
+    return payload["results"]
+
+
+def assert_agree(here, there, what):
+    """Every case's value and gradient in `here` equal `there`'s to 1e-6
+    relative (of the largest entry, for the absolute floor)."""
+    assert sorted(here) == sorted(there)
+    for name in here:
+        for key in ("value", "grad"):
+            a, b = np.asarray(here[name][key]), np.asarray(there[name][key])
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * np.abs(a).max(), err_msg=f"{name} {key}: {what}")
 
 
 if __name__ == "__main__":

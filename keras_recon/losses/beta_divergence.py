@@ -289,6 +289,11 @@ def _torch_per_sample(
     return divergence(y_pred)
 
 
+# Exponents for which PyTorch's CPU `pow` has its own kernel (square, cube,
+# sqrt, rsqrt, reciprocal and its square) rather than the scalar loop.
+_TORCH_POW_OWN = (-2.0, -1.0, -0.5, 0.5, 2.0, 3.0)
+
+
 def _torch_power(base, exponent):
     """`base**exponent` for a non-negative tensor and a float exponent, as
     `exp(exponent * log(base))` in one new buffer. PyTorch's CPU `pow` with
@@ -304,11 +309,6 @@ def _torch_power(base, exponent):
     if exponent in _TORCH_POW_OWN:
         return torch.pow(base, exponent)
     return torch.log(base).mul_(exponent).exp_()
-
-
-# Exponents for which PyTorch's CPU `pow` has its own kernel (square, cube,
-# sqrt, rsqrt, reciprocal and its square) rather than the scalar loop.
-_TORCH_POW_OWN = (-2.0, -1.0, -0.5, 0.5, 2.0, 3.0)
 
 
 def _torch_half_per_sample(y_true, y_pred, epsilon, sample_reduction, any_floored, x_has_zero, may_overflow):
