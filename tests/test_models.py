@@ -261,6 +261,28 @@ def test_conv_celeba_parameter_counts():
     assert decoder.output_shape == (None, 64, 64, 3)
 
 
+@pytest.mark.parametrize("build", [
+    lambda: architectures.conv_mnist((28, 28, 1), 8),
+    lambda: architectures.conv_celeba((16, 16, 3), 8),
+], ids=["conv_mnist", "conv_celeba"])
+def test_conv_decoders_are_not_affine_up_to_the_first_deconvolution(build):
+    # The WAE code's DCGAN decoder puts a ReLU on the reshaped FC output;
+    # without it FC -> Reshape -> Deconv is one linear map.
+    keras.utils.set_random_seed(0)
+    _, decoder = build()
+    names = [type(layer).__name__ for layer in decoder.layers]
+    reshape = names.index("Reshape")
+    assert names[reshape + 1] == "ReLU"
+    first_deconv = decoder.layers[names.index("Conv2DTranspose")]
+    head = keras.Model(decoder.input, first_deconv.output)
+    rng = np.random.default_rng(0)
+    a, b = (rng.normal(size=(4, 8)).astype("float32") for _ in range(2))
+    f = lambda z: to_numpy(head(z, training=False)).astype(np.float64)  # noqa: E731
+    defect = f(a + b) - f(a) - f(b) + f(np.zeros_like(a))
+    # An affine map leaves only float32 rounding (about 1e-7 of the scale).
+    assert np.abs(defect).max() > 0.05 * np.abs(f(a)).max()
+
+
 def test_dense_autoencoder_parameter_counts():
     for activation in ("sigmoid", "relu"):
         encoder, decoder = architectures.dense_autoencoder((784,), 32, activation)

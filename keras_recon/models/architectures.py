@@ -60,10 +60,14 @@ def conv_mnist(input_shape=(28, 28, 1), latent_dim=8, gaussian=True):
     """Seed 000 appendix A.2 conv nets (the WAE paper's MNIST architecture).
 
     Encoder: Conv128 -> Conv256 -> Conv512 -> Conv1024 (4x4, stride 2,
-    batch norm, ReLU) -> FC latent. Decoder: FC 7x7x1024 -> Deconv512 ->
-    Deconv256 (4x4, stride 2, batch norm, ReLU) -> Deconv1 (stride 1,
-    sigmoid). For other sizes the FC map is `(h/4) x (w/4) x 1024` and the
-    last deconvolution has the input's channel count.
+    batch norm, ReLU) -> FC latent. Decoder: FC 7x7x1024 -> ReLU ->
+    Deconv512 -> Deconv256 (4x4, stride 2, batch norm, ReLU) -> Deconv1
+    (stride 1, sigmoid). The ReLU on the reshaped FC output, without batch
+    norm, is the WAE code's DCGAN decoder (Tolstikhin et al.,
+    `tolstikhin/wae`, `models.py`, `dcgan_decoder`); without it the FC layer
+    and the first deconvolution would compose into one linear map. For
+    other sizes the FC map is `(h/4) x (w/4) x 1024` and the last
+    deconvolution has the input's channel count.
     """
     h, w, c = input_shape
     if h % 4 or w % 4:
@@ -72,6 +76,7 @@ def conv_mnist(input_shape=(28, 28, 1), latent_dim=8, gaussian=True):
     codes = keras.Input((latent_dim,))
     x = layers.Dense((h // 4) * (w // 4) * 1024)(codes)
     x = layers.Reshape((h // 4, w // 4, 1024))(x)
+    x = layers.ReLU()(x)
     x = _conv_bn_relu(x, 512, 2, transpose=True)
     x = _conv_bn_relu(x, 256, 2, transpose=True)
     x = layers.Conv2DTranspose(c, 4, strides=1, padding="same", activation="sigmoid")(x)
@@ -83,8 +88,9 @@ def conv_celeba(input_shape=(64, 64, 3), latent_dim=64, gaussian=True):
 
     Encoder: Conv128 -> Conv256 -> Conv512 -> Conv1024 (5x5 in the WAE code,
     4x4 here as in seed 000's text; stride 2, batch norm, ReLU) -> FC 64.
-    Decoder: FC 8x8x1024 -> Deconv512 -> Deconv256 -> Deconv128 (stride 2,
-    batch norm, ReLU) -> Deconv3 (stride 1, sigmoid).
+    Decoder: FC 8x8x1024 -> ReLU -> Deconv512 -> Deconv256 -> Deconv128
+    (stride 2, batch norm, ReLU) -> Deconv3 (stride 1, sigmoid); the ReLU
+    after the FC layer (no batch norm) as in `conv_mnist`.
     """
     h, w, c = input_shape
     if h % 8 or w % 8:
@@ -93,6 +99,7 @@ def conv_celeba(input_shape=(64, 64, 3), latent_dim=64, gaussian=True):
     codes = keras.Input((latent_dim,))
     x = layers.Dense((h // 8) * (w // 8) * 1024)(codes)
     x = layers.Reshape((h // 8, w // 8, 1024))(x)
+    x = layers.ReLU()(x)
     for filters in (512, 256, 128):
         x = _conv_bn_relu(x, filters, 2, transpose=True)
     x = layers.Conv2DTranspose(c, 4, strides=1, padding="same", activation="sigmoid")(x)
