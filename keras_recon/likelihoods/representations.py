@@ -18,7 +18,8 @@ _YUV = np.array(
 # Scaled to determinant 1: volume preserving.
 YUV_MATRIX = (_YUV / np.cbrt(np.linalg.det(_YUV))).astype("float32")
 
-# CDF 9/7 lifting coefficients (Daubechies & Sweldens 1998).
+# CDF 9/7 lifting coefficients alpha, beta, gamma, delta and the scaling zeta
+# (Daubechies & Sweldens 1998).
 _A, _B, _G, _D, _K = -1.586134342, -0.05298011854, 0.8829110762, 0.4435068522, 1.149604398
 
 
@@ -44,10 +45,25 @@ def dct2(images):
 
 
 def _lift_1d(x, axis):
-    """One level of CDF 9/7 along `axis` (even length), periodic boundary.
+    """One level of the CDF 9/7 wavelet along `axis` (even length), periodic.
 
-    Four lifting steps (shears, determinant 1) and a scaling of the lowpass
-    by 1/K and the highpass by K (determinant 1): volume preserving.
+    With `s` the even samples, `d` the odd ones and indices taken modulo
+    the half length, the lifting steps of Daubechies and Sweldens are
+
+        d[n] += alpha * (s[n] + s[n + 1])
+        s[n] += beta  * (d[n] + d[n - 1])
+        d[n] += gamma * (s[n] + s[n + 1])
+        s[n] += delta * (d[n] + d[n - 1])
+        s = zeta * s,  d = -d / zeta
+
+    with alpha = -1.586134342, beta = -0.05298011854, gamma = 0.8829110762,
+    delta = 0.4435068522 and zeta = 1.149604398 (I. Daubechies and
+    W. Sweldens, Factoring wavelet transforms into lifting steps, Journal
+    of Fourier Analysis and Applications, 1998). The lowpass `s` then has
+    gain sqrt(2) on a constant signal. Returns `[s, d]` concatenated along
+    `axis`: PyWavelets' `pywt.dwt(x, "bior4.4", mode="periodization")`.
+    Each step is a shear and the scaling has determinant 1, so the map is
+    volume preserving.
     """
     n = x.shape[axis]
     even = ops.take(x, list(range(0, n, 2)), axis=axis)
@@ -56,15 +72,27 @@ def _lift_1d(x, axis):
     even = even + _B * (odd + ops.roll(odd, 1, axis=axis))
     odd = odd + _G * (even + ops.roll(even, -1, axis=axis))
     even = even + _D * (odd + ops.roll(odd, 1, axis=axis))
-    return ops.concatenate([even / _K, odd * _K], axis=axis)
+    # The minus sign gives the highpass PyWavelets' sign (its bior4.4
+    # analysis highpass is the negated lifting one).
+    return ops.concatenate([even * _K, odd * (-1.0 / _K)], axis=axis)
 
 
 def wavelet_cdf97(images, levels=None):
     """CDF 9/7 wavelet decomposition of `(batch, h, w, c)`, in place.
 
-    Each level transforms rows and columns of the current lowpass band,
-    which shrinks by two; `levels` defaults to as many as the sides allow
-    while they stay even and at least 4.
+    Each level transforms the columns, then the rows, of the current
+    lowpass band, which shrinks by two; `levels` defaults to as many as the
+    sides allow while the band they transform stays even and at least 4.
+
+    Layout of one level on a band of size `bh x bw` (`i = bh // 2`,
+    `j = bw // 2`), with PyWavelets' names for
+    `pywt.wavedec2(x, "bior4.4", mode="periodization", level=levels)` on a
+    `(h, w)` image, whose bands equal these:
+
+        [:i, :j] lowpass in both directions (the next level's band; cA)
+        [i:, :j] highpass along the height, lowpass along the width (cH)
+        [:i, j:] lowpass along the height, highpass along the width (cV)
+        [i:, j:] highpass in both directions (cD)
     """
     h, w = images.shape[1], images.shape[2]
     if levels is None:
