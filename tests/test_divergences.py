@@ -3,6 +3,7 @@ import pytest
 
 from keras_recon import losses
 from tests import references as ref
+from tests.backend_utils import BACKEND
 from tests.backend_utils import assert_training_case
 from tests.backend_utils import to_numpy
 from tests.backend_utils import value_and_grads
@@ -24,22 +25,23 @@ def test_i_divergence_directions_match_the_papers_equations():
     np.testing.assert_allclose(e_i2, y * np.log(y / x) - y + x, rtol=1e-5, atol=1e-6)
 
 
-def test_i_divergence_at_zeros_uses_the_documented_limits():
+def test_i_divergence_at_zeros_uses_the_documented_continuation():
     eps = 1e-7
     y_true = np.array([0.0, 0.0, 0.5, 0.0], "float32")
     y_pred = np.array([0.0, 0.3, 0.0, 1e-9], "float32")
     e_i2 = to_numpy(losses.i_divergence(y_true, y_pred, direction=2))
     e_i1 = to_numpy(losses.i_divergence(y_true, y_pred, direction=1))
-    # 0 log 0 = 0 leaves the linear terms; log 0 is floored at epsilon.
+    # Zero where equal; 0 log 0 = 0 up to eps / 2; log continued by its
+    # tangent below eps: at x = 0, y log(y / eps); both below the floor,
+    # (y - x)**2 / (2 eps).
     np.testing.assert_allclose(
-        e_i2, [0.0, 0.3, 0.5 * np.log(0.5 / eps) - 0.5, 1e-9], rtol=1e-5
+        e_i2, [0.0, 0.3 - eps / 2, 0.5 * np.log(0.5 / eps), 1e-18 / (2 * eps)], rtol=1e-5
     )
     np.testing.assert_allclose(
-        e_i1, [0.0, 0.3 * np.log(0.3 / eps) - 0.3, 0.5, 1e-9 * np.log(eps / eps) - 1e-9 + 0],
-        rtol=1e-5, atol=1e-12,
+        e_i1, [0.0, 0.3 * np.log(0.3 / eps), 0.5 - eps / 2, 1e-18 / (2 * eps)], rtol=1e-5
     )
-    np.testing.assert_allclose(e_i1, ref.generalized_kl(y_pred, y_true), rtol=1e-5, atol=1e-12)
-    np.testing.assert_allclose(e_i2, ref.generalized_kl(y_true, y_pred), rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(e_i1, ref.continued_beta_divergence(y_pred, y_true, 1.0), rtol=1e-5, atol=1e-15)
+    np.testing.assert_allclose(e_i2, ref.continued_beta_divergence(y_true, y_pred, 1.0), rtol=1e-5, atol=1e-15)
 
 
 @pytest.mark.parametrize("direction", [1, 2])
@@ -91,50 +93,47 @@ def test_i_divergence_per_sample_gradient_in_y_pred(sample_reduction, direction,
     # The training case: a gradient in y_pred only (on eager PyTorch the
     # written-out gradient path), image-shaped samples, a different weight
     # per sample, exact zeros in y_true and, with_floor, values of y_pred at
-    # or below epsilon, where the floor passes no gradient.
+    # or below epsilon, where the divergence is continued.
     eps = 1e-7
     y_true, y_pred = training_images(11, with_floor)
     if direction == 1:
-        elementwise = ref.generalized_kl(y_pred, y_true, eps)
-        log_ratio = np.log(np.maximum(y_pred, eps)) - np.log(np.maximum(y_true, eps))
-        slope = log_ratio + (y_pred > eps) - 1.0
+        elementwise = ref.continued_beta_divergence(y_pred, y_true, 1.0, eps)
+        slope = continued_log(y_pred, eps) - continued_log(y_true, eps)
     else:
-        elementwise = ref.generalized_kl(y_true, y_pred, eps)
-        slope = np.where(y_pred > eps, 1.0 - y_true / np.maximum(y_pred, eps), 1.0)
+        elementwise = ref.continued_beta_divergence(y_true, y_pred, 1.0, eps)
+        slope = (y_pred - y_true) / np.maximum(y_pred, eps)
     assert_training_case(
         lambda t, p: losses.i_divergence(t, p, direction=direction, sample_reduction=sample_reduction),
         y_true, y_pred, elementwise, slope, sample_reduction, rtol=2e-5, value_atol=1e-6, grad_atol=1e-6,
     )
 
 
-def floored_beta_divergence(y, x, beta, eps):
-    """The documented floors, in float64: x read as max(x, eps) (and y too
-    for beta <= 0); for beta > 0 a zero x exact in the finite powers."""
+def continued_log(t, eps):
+    """log continued by its tangent below eps, in float64."""
+    t = np.float64(t)
+    return np.where(t >= eps, np.log(np.maximum(t, eps)), np.log(eps) + (t - eps) / eps)
+
+
+def continued_beta_divergence(y, x, beta, eps):
+    """The documented continuation below eps and its derivative in x,
+    `max(x, eps)**(beta - 2) (x - y)`, in float64."""
     y, x = np.float64(y), np.float64(x)
-    fx = np.maximum(x, eps)
-    yy = y if beta > 0 else np.maximum(y, eps)
-    value = ref.beta_divergence(yy, fx, beta)
-    slope = np.where(x > eps, fx ** (beta - 1) * (1 - yy / fx), 0.0)
-    if beta > 0:
-        lam = beta - 1
-        at_zero = yy**beta / (beta * lam) - (yy * eps**lam / lam if beta < 1 else 0.0)
-        value = np.where(x == 0, at_zero, value)
-    return value, slope
+    return ref.continued_beta_divergence(y, x, beta, eps), np.maximum(x, eps) ** (beta - 2) * (x - y)
 
 
 @pytest.mark.parametrize("sample_reduction", ["sum", "mean"])
 @pytest.mark.parametrize("beta", [-1.0, 0.0, 0.1, 0.5, 0.7, 0.9, 1.5, 3.0])
 @pytest.mark.parametrize("with_floor", [False, True])
 def test_beta_divergence_per_sample_gradient_in_y_pred(sample_reduction, beta, with_floor):
-    # The training case (on eager PyTorch the in-place path of
-    # `_torch_per_sample`, in each of its forms: pow, expm1 near 0 and 1,
-    # Itakura-Saito), with exact zeros in y_true, per-sample weights and,
-    # with_floor, zeros and values below epsilon in y_pred.
+    # The training case, in each of the value's forms (expm1 of either
+    # power, Itakura-Saito, the closed form at 0.5), with exact zeros in
+    # y_true, per-sample weights and, with_floor, zeros and values below
+    # epsilon in y_pred.
     eps = 1e-7
     y_true, y_pred = training_images(12, with_floor)
     if with_floor:
         y_pred[1, 0, 0, 0] = y_true[1, 0, 0, 0] = 0.0
-    elementwise, slope = floored_beta_divergence(y_true, y_pred, beta, eps)
+    elementwise, slope = continued_beta_divergence(y_true, y_pred, beta, eps)
     assert_training_case(
         lambda t, p: losses.beta_divergence(t, p, beta=beta, sample_reduction=sample_reduction),
         y_true, y_pred, elementwise, slope, sample_reduction, rtol=2e-5, value_atol=1e-5, grad_atol=1e-6,
@@ -207,9 +206,11 @@ def test_beta_divergence_finite_at_zeros(beta):
     )
     assert np.all(np.isfinite(value))
     assert all(np.all(np.isfinite(g)) for g in grads)
-    # Where beta > 0 and y = 0 the divergence is x**beta / beta.
+    # Where beta > 0 and y = 0 the divergence is x**beta / beta, less the
+    # continuation's documented eps**beta (1/beta - 1/2).
     if beta > 0:
-        np.testing.assert_allclose(value[1], 0.3**beta / beta, rtol=1e-4)
+        offset = 1e-7**beta * (1 / beta - 0.5)
+        np.testing.assert_allclose(value[1], 0.3**beta / beta - offset, rtol=1e-5)
 
 
 def test_l2_and_l1_gradients_match_finite_differences():
@@ -224,3 +225,49 @@ def test_l2_and_l1_gradients_match_finite_differences():
         numeric = ref.central_difference(lambda p: reference(p - y_true), y_pred, 1e-6)
         np.testing.assert_allclose(g_pred, numeric, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(g_true, -numeric, rtol=1e-4, atol=1e-5)
+
+
+FLOOR_CASES = {
+    "i_divergence_2": (lambda t, p: losses.i_divergence(t, p, direction=2), 1.0),
+    "beta_-1": (lambda t, p: losses.beta_divergence(t, p, beta=-1.0), -1.0),
+    "beta_0": (lambda t, p: losses.beta_divergence(t, p, beta=0.0), 0.0),
+    "beta_0.5": (lambda t, p: losses.beta_divergence(t, p, beta=0.5), 0.5),
+    "beta_0.7": (lambda t, p: losses.beta_divergence(t, p, beta=0.7), 0.7),
+    "beta_1": (lambda t, p: losses.beta_divergence(t, p, beta=1.0), 1.0),
+    "beta_1.5": (lambda t, p: losses.beta_divergence(t, p, beta=1.5), 1.5),
+}
+COMPILED = [False] if BACKEND == "torch" else [False, True]
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
+@pytest.mark.parametrize("name", sorted(FLOOR_CASES))
+def test_gradient_below_the_floor_moves_the_prediction_toward_the_target(name, compiled):
+    # y_pred at 0 and below epsilon, y_true = 0.5: descent must raise y_pred.
+    # The continuation's slope there is eps**(beta - 2) (y_pred - y_true).
+    fn, beta = FLOOR_CASES[name]
+    eps = 1e-7
+    y_pred = np.array([0.0, 1e-9, 5e-8, 0.0, 1e-9], "float32")
+    y_true = np.array([0.5, 0.5, 0.5, 1.0, 2e-7], "float32")
+    _, (_, grad) = value_and_grads(fn, y_true, y_pred, compiled=compiled)
+    expected = eps ** (beta - 2) * (y_pred.astype(np.float64) - y_true)
+    assert np.all(np.isfinite(grad)) and np.all(grad < 0)
+    np.testing.assert_allclose(grad, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(FLOOR_CASES))
+def test_gradient_is_continuous_across_the_floor(name):
+    fn, _ = FLOOR_CASES[name]
+    eps = 1e-7
+    y_pred = np.array([eps * (1 - 1e-3), eps * (1 + 1e-3)], "float32")
+    y_true = np.array([0.5, 0.5], "float32")
+    _, (grad_true, grad_pred) = value_and_grads(fn, y_true, y_pred)
+    np.testing.assert_allclose(grad_pred[0], grad_pred[1], rtol=5e-3)
+    np.testing.assert_allclose(grad_true[0], grad_true[1], rtol=5e-3)
+
+
+def test_i_divergence_direction_1_pushes_a_floored_prediction_up():
+    y_pred = np.array([0.0, 1e-9, 5e-8], "float32")
+    y_true = np.array([0.5, 0.5, 0.5], "float32")
+    _, (_, grad) = value_and_grads(lambda t, p: losses.i_divergence(t, p, direction=1), y_true, y_pred)
+    np.testing.assert_allclose(grad, continued_log(y_pred, 1e-7) - np.log(0.5), rtol=1e-5)
+    assert np.all(grad < 0)

@@ -16,7 +16,9 @@ from keras_recon.losses._common import torch_eager_target_is_constant
 from keras_recon.losses._common import xla_kernel
 from keras_recon.losses.general_robust import _EPS
 from keras_recon.losses.general_robust import _MAX_EXPONENT
+from keras_recon.losses.general_robust import _RESIDUAL_LIMIT
 from keras_recon.losses.general_robust import rho_of_tensor_alpha
+from keras_recon.losses.general_robust import scaled_square
 
 
 def _inverse_softplus(y):
@@ -157,7 +159,7 @@ class AdaptiveRobust(keras.layers.Layer):
                 else:  # one shared alpha and scale: once per element
                     log_terms = log_terms * ops.cast(ops.shape(y_pred)[1], log_terms.dtype)
                 return _rho_sums(y_true, y_pred, alpha, scale) + log_terms
-            z = ops.square((y_pred - y_true) / scale)
+            z = scaled_square(y_pred - y_true, scale)
             per_element = rho_of_tensor_alpha(z, alpha, specials) + (ops.log(scale) + log_partition(alpha))
             return residual_shape_sum(per_element)
 
@@ -203,7 +205,7 @@ def _rho_sums(y_true, y_pred, alpha, scale):
         gap = alpha - 2.0
         b, sign = ops.maximum(ops.abs(gap), _EPS), ops.sign(gap)
         safe_alpha = ops.maximum(alpha, _EPS)
-        w = ops.square(residual / scale) / b
+        w = scaled_square(residual, scale) / b
         log_u = ops.log1p(w)
         exponent = (0.5 * safe_alpha) * log_u
         e = ops.expm1(ops.minimum(exponent, _MAX_EXPONENT))
@@ -305,7 +307,10 @@ def _torch_nll(layer, y_true, y_pred):
             scale_slope = torch.sigmoid(flat)
         gap = alpha - 2.0
         b, sign = gap.abs(), gap.sign()
-        residual = torch.sub(x, y_true)
+        # Clipped as `scaled_square` clips, so that `w` and log(1 + w) stay
+        # finite (an infinite log times a masked zero slope is NaN).
+        limit = scale * _RESIDUAL_LIMIT
+        residual = torch.clamp(torch.sub(x, y_true), min=-limit, max=limit)
         u = torch.mul(residual, torch.rsqrt(b).div_(scale)).square_()  # w
         log_u = torch.log1p(u)  # L
         exponent = log_u.mul(0.5 * alpha)

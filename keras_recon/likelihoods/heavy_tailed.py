@@ -8,6 +8,7 @@ from keras_recon.likelihoods._scale import as_float32_pair
 from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import residual_shape_sum
 from keras_recon.likelihoods.representations import represent
+from keras_recon.losses.general_robust import scaled_square
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -119,7 +120,7 @@ class Cauchy(_LearnedScaleLikelihood):
 
     def call(self, y_true, y_pred):
         t, s = self._residual(y_true, y_pred, self.current_scale())
-        per_pixel = ops.log(math.pi * s) + ops.log1p(ops.square(t / s))
+        per_pixel = ops.log(math.pi * s) + ops.log1p(scaled_square(t, s))
         return residual_shape_sum(per_pixel)
 
 
@@ -178,7 +179,7 @@ class StudentT(_LearnedScaleLikelihood):
     def call(self, y_true, y_pred):
         t, s, nu = self._residual(y_true, y_pred, self.current_scale(), self.current_dof())
         constant = lgamma(0.5 * nu) - lgamma(0.5 * (nu + 1.0)) + 0.5 * ops.log(nu * math.pi) + ops.log(s)
-        per_pixel = constant + 0.5 * (nu + 1.0) * ops.log1p(ops.square(t / s) / nu)
+        per_pixel = constant + 0.5 * (nu + 1.0) * ops.log1p(scaled_square(t, s) / nu)
         return residual_shape_sum(per_pixel)
 
     def get_config(self):

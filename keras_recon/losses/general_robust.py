@@ -6,14 +6,8 @@ from keras import ops
 from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
-from keras_recon.losses._common import is_traced
-from keras_recon.losses._common import per_sample_upstream
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
-from keras_recon.losses._common import tensorflow_eager
-from keras_recon.losses._common import torch_eager_target_is_constant
-from keras_recon.losses._common import torch_per_sample
-from keras_recon.losses._common import xla_kernel
 
 # Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
 # element leaves room for per-sample sums over ~1e12 elements in float32).
@@ -54,6 +48,24 @@ def _rho_general(z, alpha, beta):
     return (beta / alpha) * ops.expm1(exponent)
 
 
+# Residuals beyond this many scales are clipped: the square (1e36) and its
+# derivative then stay inside float32's range.
+_RESIDUAL_LIMIT = 1e18
+
+
+def scaled_square(x, scale):
+    """`(x / scale)**2`, with `x / scale` clipped to `+-1e18`.
+
+    Unclipped, the square overflows float32 past `|x / scale| = 1.8e19`
+    and its derivative `2 x / scale**2` past `1.7e38`, where the chain
+    rule meets a zero slope of the loss and gives `inf * 0 = NaN`. Past the
+    clip the loss is flat: its value is the one at `1e18` scales and its
+    gradient 0.
+    """
+    t = x / scale
+    return ops.square(ops.clip(t, -_RESIDUAL_LIMIT, _RESIDUAL_LIMIT))
+
+
 def rho(x, alpha, scale):
     """Barron's general robust loss `rho(x, alpha, c)`, elementwise.
 
@@ -81,7 +93,9 @@ def rho(x, alpha, scale):
     and picks with `where`, so an untaken case never puts NaN into a
     gradient; value and gradients in `x`, `alpha` and `scale` are finite for
     every `alpha` in `[-inf, +inf]`. Exponents are capped at 60, so values
-    saturate near `1e26` instead of overflowing.
+    saturate near `1e26` instead of overflowing, and residuals beyond
+    `1e18` scales are clipped (`scaled_square`), so the loss is flat there
+    and no gradient is NaN for any finite input.
 
     Example:
 
@@ -104,7 +118,7 @@ def rho(x, alpha, scale):
     x = ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(x.dtype):
         x = ops.cast(x, keras.backend.floatx())
-    z = ops.square(x / scale)
+    z = scaled_square(x, scale)
     if isinstance(alpha, (int, float)):
         alpha = check_alpha(alpha)
         if alpha == 2.0:
@@ -192,95 +206,7 @@ def general_robust(
     # A tensor alpha or scale may broadcast against the image shape.
     scalars = all(isinstance(v, (int, float)) or len(getattr(v, "shape", ())) == 0 for v in (alpha, scale))
     y_true, y_pred, out_dtype = prepare(y_true, y_pred, flatten=scalars)
-    if _torch_eager_fixed(alpha, scale, y_true, y_pred):
-        values = _torch_per_sample(y_true, y_pred, float(alpha), float(scale), sample_reduction)
-        return ops.cast(values, out_dtype)
-
-    def kernel(y_true, y_pred):
-        return reduce_per_sample(rho(y_pred - y_true, alpha, scale), sample_reduction, out_dtype)
-
-    if isinstance(alpha, (int, float)) and isinstance(scale, (int, float)) and tensorflow_eager(y_pred):
-        key = ("general_robust", float(alpha), float(scale), sample_reduction, out_dtype)
-        return xla_kernel(key, kernel, y_true, y_pred)
-    return kernel(y_true, y_pred)
-
-
-def _torch_eager_fixed(alpha, scale, y_true, y_pred):
-    """Eager PyTorch training (no gradient asked of `y_true`) with a Python
-    `alpha` (finite, not 2) and a Python `scale`."""
-    return (
-        isinstance(alpha, (int, float))
-        and isinstance(scale, (int, float))
-        and alpha != 2.0
-        and alpha != math.inf
-        and keras.backend.backend() == "torch"
-        and not is_traced(y_pred)
-        and torch_eager_target_is_constant(y_true)
-    )
-
-
-def _torch_per_sample(y_true, y_pred, alpha, scale, sample_reduction):
-    """`rho(y_pred - y_true)` reduced per sample on eager PyTorch, with its
-    gradient in `y_pred` written out and the buffers reused in place.
-
-    With `t` the residual, `w = (t / c)**2 / b` and `u = 1 + w`:
-
-        rho    = (b / alpha) expm1((alpha / 2) log1p(w))
-        rho'   = (t / c**2) u**(alpha/2 - 1) = (t / c**2) (expm1(.) + 1) / u
-
-    so the backward pass reuses the forward's `expm1` (autodiff of the same
-    form made eleven passes over memory and ran at 6-9x the squared error on
-    a `(256, 64, 64, 3)` batch). `alpha = 0` is `log1p(z / 2)` with
-    `rho' = (t / c**2) / u`, `alpha = -inf` is `-expm1(-z / 2)` with
-    `rho' = (t / c**2) exp(-z / 2)`. Where the exponent reaches the cap of
-    60 the value saturates and the gradient is 0, as autodiff of the capped
-    form gives; the mask is built only when the largest exponent reaches it.
-    """
-    import torch
-
-    per_sample = torch_per_sample(sample_reduction, y_pred.ndim)
-
-    welsch = alpha == -math.inf
-    b = 2.0 if welsch else abs(alpha - 2.0)
-
-    @ops.custom_gradient
-    def robust(x):
-        residual = torch.sub(x, y_true)
-        w = torch.square(residual).mul_(1.0 / (scale * scale * b))  # z / b
-        capped = None
-        if welsch:
-            e = torch.expm1(w.neg_())  # exp(-z/2) - 1; w is -z/2 from here
-            value = -per_sample(e)
-        elif alpha == 0.0:
-            e = torch.log1p(w)
-            value = per_sample(e)
-        else:
-            e = torch.log1p(w).mul_(0.5 * alpha)
-            if alpha > 0 and float(torch.amax(e)) >= _MAX_EXPONENT:
-                capped = e >= _MAX_EXPONENT
-                e.clamp_(max=_MAX_EXPONENT)
-            e.expm1_()
-            value = per_sample(e) * (b / alpha)
-        if not welsch:
-            w.add_(1.0)  # u = 1 + z / b
-
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            upstream = per_sample_upstream(upstream, x.shape[1:], sample_reduction) / (scale * scale)
-            if welsch:  # exp(-z/2), not expm1 + 1, which cancels for large z
-                slope = torch.exp(w)
-            elif alpha == 0.0:
-                slope = torch.reciprocal(w)
-            else:
-                slope = torch.add(e, 1.0).div_(w)
-                if capped is not None:
-                    slope.masked_fill_(capped, 0.0)
-            return slope.mul_(residual).mul_(upstream)
-
-        return value, grad
-
-    return robust(y_pred)
+    return reduce_per_sample(rho(y_pred - y_true, alpha, scale), sample_reduction, out_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")

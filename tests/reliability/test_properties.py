@@ -98,6 +98,12 @@ def _call(name, dtype):
 
 
 def _check(name, dtype, y_true, y_pred, allow_inf=False):
+    """Value and gradients of a subject on `(y_true, y_pred)`, or a clear
+    `ValueError`. With `allow_inf` (inputs at the end of the float range,
+    where the true loss overflows), the value may be `+inf` but is never
+    NaN or negative, and each gradient element is never NaN; without it,
+    the value is finite and so are the gradients in single and double
+    precision. Returns `(value, grads)`, or None after a `ValueError`."""
     CASES["count"] += 1
     fn = _call(name, dtype)
     arrays = (y_true.astype("float32"), y_pred.astype("float32"))
@@ -107,17 +113,19 @@ def _check(name, dtype, y_true, y_pred, allow_inf=False):
         assert str(e), "a ValueError must say what is wrong"
         clear = ("non-negative", "overflow float32")
         assert SUBJECTS[name][1] and any(c in str(e) for c in clear), f"{name}: unexpected ValueError {e}"
-        return
+        return None
     value = np.asarray(value, np.float64)
+    assert not np.isnan(value).any(), f"{name} {dtype}: NaN value"
     if allow_inf:
-        assert not np.isnan(value).any(), f"{name} {dtype}: NaN value"
-        return
-    assert np.isfinite(value).all(), f"{name} {dtype}: value {value} for y_true={y_true}, y_pred={y_pred}"
+        assert (value >= 0).all(), f"{name} {dtype}: negative value {value}"
+    else:
+        assert np.isfinite(value).all(), f"{name} {dtype}: value {value} for y_true={y_true}, y_pred={y_pred}"
     for g in grads[1:]:
         g = np.asarray(g, np.float64)
         assert not np.isnan(g).any(), f"{name} {dtype}: NaN gradient"
-        if dtype in ("float32", "float64"):
+        if dtype in ("float32", "float64") and not allow_inf:
             assert np.isfinite(g).all(), f"{name} {dtype}: infinite gradient"
+    return value, grads
         # A gradient with respect to a half-precision input is itself half
         # precision: beyond 65504 (float16) it is +-inf, which
         # keras.mixed_precision's loss scaling detects and skips.
@@ -157,8 +165,13 @@ def test_negative_inputs_are_a_value_error_or_handled(name):
 def test_largest_finite_values_never_give_nan(name, dtype):
     info = ml_dtypes.finfo(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.finfo(dtype)
     big = min(float(info.max), float(np.finfo("float32").max))
-    y_true = np.array([[0.0, big], [big, 0.0]])
-    y_pred = np.array([[big, 0.0], [big, 1.0]])
-    _check(name, dtype, y_true, y_pred, allow_inf=True)
+    _check(name, dtype, np.array([[0.0, big]]), np.array([[big, 0.0]]), allow_inf=True)
+    # Beside a pair that matches at the top of the range, an ordinary error
+    # stays finite, and its gradient pushes the prediction toward the target.
+    result = _check(name, dtype, np.array([[big, 0.0]]), np.array([[big, 1.0]]), allow_inf=True)
+    if result is not None:
+        value, (_, grad_pred) = result
+        assert np.isfinite(value).all(), f"{name} {dtype}: {value} at (big, big), (0, 1)"
+        assert np.asarray(grad_pred, np.float64)[0, 1] > 0, f"{name} {dtype}: gradient at (0, 1)"
 
 
