@@ -35,8 +35,8 @@ class Laplace(ScaledLikelihood):
         initial_scale: Starting `b` of the learned mode. Defaults to `1.0`.
 
     Reference:
-        - [Beckham, "A statistical introduction to Gaussian and Laplace
-          autoencoders", 2021](https://beckham.nz/2021/06/28/training-vaes.html)
+        - Christopher Beckham, "A statistical introduction to Gaussian and
+          Laplace autoencoders", blog post and GitHub repository, 2021.
     """
 
     scale_name = "b"

@@ -28,9 +28,10 @@ def variance_law(z_mean, z_log_var):
         `(per_latent, overall)`: a float64 array `(latent_dim,)` and a float.
 
     Reference:
-        - [Lin et al., "Balancing reconstruction error and Kullback-Leibler
-          divergence in Variational Autoencoders", 2020](
-          https://arxiv.org/abs/2002.07514), sections II-A and V.
+        - Andrea Asperti and Matteo Trentin, "Balancing Reconstruction
+          Error and Kullback-Leibler Divergence in Variational
+          Autoencoders", IEEE Access 8, 2020,
+          doi:10.1109/ACCESS.2020.3034828, sections II-A and V.
     """
     mu, log_var = _check(z_mean, z_log_var)
     per_latent = np.mean(mu**2, axis=0) + np.mean(np.exp(log_var), axis=0)
