@@ -223,29 +223,6 @@ def reduce_per_sample(values, sample_reduction, out_dtype):
     return ops.cast(values, out_dtype)
 
 
-def torch_per_sample(sample_reduction, ndim):
-    """A function summing or averaging a PyTorch tensor of rank `ndim` over
-    its non-batch axes (the identity for rank 1): `reduce_per_sample` in
-    PyTorch's own operations, for the losses' PyTorch paths."""
-    import torch
-
-    axes = tuple(range(1, ndim))
-    if not axes:
-        return lambda values: values
-    reduce = torch.sum if sample_reduction == "sum" else torch.mean
-    return lambda values: reduce(values, dim=axes)
-
-
-def per_sample_upstream(upstream, sample_shape, sample_reduction):
-    """The gradient arriving at per-sample values, shaped to broadcast over
-    each sample's elements (`sample_shape`) and, for `"mean"`, divided by
-    their count: the backward pass of `reduce_per_sample`, for losses that
-    reduce inside a custom gradient."""
-    upstream = ops.reshape(upstream, tuple(upstream.shape) + (1,) * len(sample_shape))
-    count = math.prod(sample_shape) if sample_reduction == "mean" else 1
-    return upstream / count if count > 1 else upstream
-
-
 class ReconstructionLoss(keras.losses.Loss):
     """Base class: a per-sample loss built from an elementwise function.
 
