@@ -98,9 +98,10 @@ def build_parser():
     b.add_argument("--gammas", type=_choices(studies_balance.GAMMAS), default=list(studies_balance.GAMMAS))
     b.add_argument("--fixed-gamma", type=_positive_float, default=1.0, help="gamma of the 'fixed' run")
     b.add_argument("--arch", choices=("mlp", "conv", "resnet"), default="mlp")
-    b.add_argument("--scale-blocks", type=_positive_int, default=3, help="resnet only")
-    b.add_argument("--base-channels", type=_positive_int, default=64, help="resnet only")
-    b.add_argument("--dense-units", type=_positive_int, default=512, help="resnet only")
+    b.add_argument("--scale-blocks", type=_positive_int, default=3,
+                   help="resnet only: encoder scale blocks (the released code: 3 for CIFAR-10, 4 for CelebA)")
+    b.add_argument("--base-channels", type=_positive_int, default=32, help="resnet only: width at full resolution")
+    b.add_argument("--dense-units", type=_positive_int, default=512, help="resnet only: the encoder's dense block")
     b.add_argument("--epochs", type=_positive_int, default=40)
     b.add_argument("--second-stage-epochs", type=int, default=0, help="0: no second stage")
     b.add_argument("--second-inner-dim", type=_positive_int, default=1024)

@@ -128,66 +128,102 @@ def dense_autoencoder(input_shape=(784,), latent_dim=32, output_activation="sigm
     return encoder, decoder
 
 
-def _residual_conv(x, filters):
-    skip = x
-    for _ in range(2):
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        x = layers.Conv2D(filters, 3, padding="same")(x)
-    return layers.Add()([skip, x])
+def _batch_norm():
+    # The released code's own batch norm: moving averages with decay 0.999,
+    # epsilon 1e-5.
+    return layers.BatchNormalization(momentum=0.999, epsilon=1e-5)
 
 
-def _residual_dense(x, units):
-    skip = x
+def _residual_block(x, filters, kernel_size):
+    """(BN, ReLU, conv) twice, plus a convolutional shortcut of the input."""
+    y = x
     for _ in range(2):
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        x = layers.Dense(units)(x)
-    return layers.Add()([skip, x])
+        y = _batch_norm()(y)
+        y = layers.ReLU()(y)
+        y = layers.Conv2D(filters, kernel_size, padding="same")(y)
+    shortcut = layers.Conv2D(filters, kernel_size, padding="same")(x)
+    return layers.Add()([y, shortcut])
+
+
+def _residual_dense_block(x, units):
+    """(ReLU, dense) twice, plus a dense shortcut of the input; no batch norm."""
+    y = x
+    for _ in range(2):
+        y = layers.Dense(units)(layers.ReLU()(y))
+    shortcut = layers.Dense(units)(x)
+    return layers.Add()([y, shortcut])
 
 
 def resnet(input_shape=(32, 32, 3), latent_dim=64, scale_blocks=3, blocks_per_scale=1,
-           base_channels=64, dense_units=512, gaussian=True):
-    """Seed 003's ResNet VAE (its figure 1, after Dai & Wipf 2019).
+           base_channels=32, dense_units=512, kernel_size=3, gaussian=True):
+    """Seed 003's ResNet VAE as the authors released it.
 
-    Encoder: a 3x3 conv to `base_channels`; `scale_blocks` times a scale
-    block (`blocks_per_scale` residual blocks: BN-ReLU-Conv3x3 twice plus
-    the skip) followed by a stride-2 4x4 conv doubling the channels; flatten;
-    a dense scale block of width `dense_units`; the latent means and
-    log-variances. Decoder: FC to the smallest map, then per scale a
-    stride-2 4x4 deconvolution halving the channels and a scale block, then
-    a 3x3 conv with sigmoid to the image. CIFAR-10 uses 3 scale blocks and
-    64 latents; seed 003's CelebA base model uses 4 and 64.
+    Seed 003 (Asperti and Trentin, "Balancing Reconstruction Error and
+    Kullback-Leibler Divergence in Variational Autoencoders", IEEE Access
+    2020) describes the net in its figure 1, borrowed from Dai and Wipf;
+    this builds the `Resnet` class of the authors' code (repository
+    `asperti/BalancingVAE`, file `computed_gamma.py`, itself Dai and Wipf's
+    `daib13/TwoStageVAE` network). Every convolution is `kernel_size` x
+    `kernel_size` (3) with "same" padding and a bias.
+
+    A residual block is (BN, ReLU, conv) twice on the main path plus a
+    convolution of the block's input as the shortcut; a scale block is
+    `blocks_per_scale` residual blocks at one width.
+
+    Encoder: conv to `base_channels`; `scale_blocks` scale blocks, each but
+    the last followed by a stride-2 conv doubling the width (so
+    `scale_blocks - 1` downsamplings); global average pooling; one dense
+    residual block of width `dense_units` ((ReLU, dense) twice plus a dense
+    shortcut, no batch norm); a dense layer to the latent means and
+    log-variances (the released code has two dense layers, means and log
+    standard deviations, with the same parameter count).
+
+    Decoder: dense to a 2x2 map whose width is `base_channels` doubled once
+    per upsampling (at most 1024), then per doubling of the side up to the
+    image a stride-2 transposed conv halving the width and a scale block;
+    a conv to the image's channels with a sigmoid. As released, no
+    activation sits between the dense layer and the first transposed conv
+    (the scale block's BN-ReLU comes after it). The decoder therefore
+    does not depend on `scale_blocks`, and the input must be square with a
+    power-of-two side.
+
+    The released settings: CIFAR-10 3 scale blocks, CelebA 64x64 4; one
+    residual block per scale, base width 32, dense width 512, 64 latents
+    (16 is the class's keyword default and Dai and Wipf's, not what the
+    training script sets). The released code also hands an L2 kernel
+    regularizer to the stride-2 convolutions, but its stage-1 loss never
+    adds the regularization losses, so it is left out here.
     """
     h, w, c = input_shape
-    factor = 2**scale_blocks
-    if h % factor or w % factor:
-        raise ValueError(f"resnet with {scale_blocks} scale blocks needs sides divisible by {factor}")
+    if h != w or h < 2 or h & (h - 1):
+        raise ValueError(
+            "resnet needs a square input with a power-of-two side (its decoder doubles a 2x2 map); "
+            f"received {input_shape}"
+        )
     inputs = keras.Input(input_shape)
-    x = layers.Conv2D(base_channels, 3, padding="same")(inputs)
+    x = layers.Conv2D(base_channels, kernel_size, padding="same")(inputs)
     channels = base_channels
-    for _ in range(scale_blocks):
+    for scale in range(scale_blocks):
         for _ in range(blocks_per_scale):
-            x = _residual_conv(x, channels)
-        channels *= 2
-        x = layers.Conv2D(channels, 4, strides=2, padding="same")(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(dense_units)(x)
-    x = _residual_dense(x, dense_units)
-    x = layers.ReLU()(x)
+            x = _residual_block(x, channels, kernel_size)
+        if scale < scale_blocks - 1:
+            channels *= 2
+            x = layers.Conv2D(channels, kernel_size, strides=2, padding="same")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = _residual_dense_block(x, dense_units)
     encoder = keras.Model(inputs, _code_layer(latent_dim, gaussian)(x), name="resnet_encoder")
 
+    # Widths from the image's side down to 2x2: base, 2 * base, ... (<= 1024).
+    upsamplings = h.bit_length() - 2
+    widths = [min(base_channels * 2**i, 1024) for i in range(upsamplings + 1)]
     codes = keras.Input((latent_dim,))
-    x = layers.Dense((h // factor) * (w // factor) * channels)(codes)
-    x = layers.Reshape((h // factor, w // factor, channels))(x)
-    for _ in range(scale_blocks):
-        channels //= 2
-        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)
+    x = layers.Dense(2 * 2 * widths[-1])(codes)
+    x = layers.Reshape((2, 2, widths[-1]))(x)
+    for width in reversed(widths[:-1]):
+        x = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same")(x)
         for _ in range(blocks_per_scale):
-            x = _residual_conv(x, channels)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    x = layers.Conv2D(c, 3, padding="same", activation="sigmoid")(x)
+            x = _residual_block(x, width, kernel_size)
+    x = layers.Conv2D(c, kernel_size, padding="same", activation="sigmoid")(x)
     return encoder, keras.Model(codes, x, name="resnet_decoder")
 
 
