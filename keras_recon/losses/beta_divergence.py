@@ -43,36 +43,42 @@ def box_cox_log(t, lam):
 
 
 def _divergence_above_floor(y, x, beta):
-    """`d_beta(y | x)` for `y, x > 0`, with its gradient written out.
+    """`d_beta(y | x)` for `y, x > 0`, in the form that keeps precision.
 
-    The value uses the homogeneity `d(y | x) = x**beta d(r | 1)`,
+    `beta = 1` and `0` have closed forms, differentiated by autodiff, and
+    `beta = 0.5` the closed form `2 (sqrt(y) - sqrt(x))**2 / sqrt(x)`.
+    Otherwise the value uses the homogeneity `d(y | x) = x**beta d(r | 1)`,
     `r = y / x`, with `beta (beta - 1) d(r | 1) = r**beta - beta r + beta
     - 1` taken through `expm1` of the power whose exponent is nearer 0, so
     it is continuous across `beta = 0` and `beta = 1` and keeps its
-    precision at `r = 1`; `beta = 1`, `0` and `0.5` have closed forms. The
-    gradient is the divergence's own, `C(x) (x - y)` in `x` and
-    `L(y) - L(x) = x**lam expm1(lam log r) / lam` in `y` (`lam = beta - 1`):
-    autodiff of the homogeneous form cancels two large terms where
-    `beta < 0` and `y << x` (a 20% error in float32 at `beta = -1`,
-    `y = 1e-7`, `x = 0.3`).
+    precision at `r = 1`. Except at 1 and 0 the gradient is the divergence's own,
+    `x**(beta - 2) (x - y)` in `x` and `x**lam expm1(lam log r) / lam` in
+    `y` (`lam = beta - 1`), because autodiff of the homogeneous form cancels
+    two large terms where `beta < 0` and `y << x` (a 20% error in float32 at
+    `beta = -1`, `y = 1e-7`, `x = 0.3`), and that of the closed form at 0.5
+    is `inf * 0` at the top of float32's range. Each logarithm is taken apart:
+    `y / x` under- or overflows at the extremes of float32, where
+    `log(y) - log(x)` stays finite.
     """
+    if beta == 1.0:
+        return y * (ops.log(y) - ops.log(x)) - y + x
+    if beta == 0.0:
+        log_r = ops.log(y) - ops.log(x)
+        return y / x - 1.0 - log_r
     lam = beta - 1.0
 
     @ops.custom_gradient
     def divergence(y, x):
-        # Each logarithm apart: y / x under- or overflows at the extremes
-        # of float32, where log(y) - log(x) stays finite.
-        r = y / x
-        log_r = ops.log(y) - ops.log(x)
-        if beta == 1.0:
-            value = y * log_r - y + x
-        elif beta == 0.0:
-            value = r - 1.0 - log_r
-        elif beta == 0.5:
+        if beta == 0.5:
             # 2 (sqrt(y) - sqrt(x))**2 / sqrt(x), with the roots' difference
-            # as (y - x) / (sqrt(y) + sqrt(x)), which does not cancel at y ~ x.
-            value = 2.0 * ops.square((y - x) / (ops.sqrt(y) + ops.sqrt(x))) / ops.sqrt(x)
+            # as (y - x) / (sqrt(y) + sqrt(x)), which does not cancel at y ~ x;
+            # its gradient 2 (1/sqrt(x) - 1/sqrt(y)) in y, (x - y) / x**1.5 in x.
+            root_x, root_y = ops.sqrt(x), ops.sqrt(y)
+            root_gap = (y - x) / (root_y + root_x)
+            value = 2.0 * ops.square(root_gap) / root_x
         else:
+            log_r = ops.log(y) - ops.log(x)
+            r = y / x
             if abs(lam) < abs(beta):
                 numerator = r * ops.expm1(lam * log_r) - lam * (r - 1.0)
             else:
@@ -82,11 +88,12 @@ def _divergence_above_floor(y, x, beta):
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            if lam == 0.0:
-                d_y = log_r
+            if beta == 0.5:
+                d_y = 2.0 * root_gap / (root_x * root_y)
+                d_x = (x - y) / (x * root_x)
             else:
                 d_y = ops.exp(lam * ops.log(x)) * ops.expm1(lam * log_r) / lam
-            d_x = ops.exp((beta - 2.0) * ops.log(x)) * (x - y)
+                d_x = ops.exp((beta - 2.0) * ops.log(x)) * (x - y)
             return upstream * d_y, upstream * d_x
 
         return value, grad
@@ -102,44 +109,47 @@ def elementwise_beta_divergence(y, x, beta, epsilon):
     `phi` whose derivative is `L(t) = box_cox_log(t, beta - 1)`:
     `d(y | x) = phi(y) - phi(x) - L(x) (y - x)`. For `beta < 2`, `L` has a
     pole or an infinite slope at 0. Below `epsilon`, `L` is continued by its
-    tangent (`phi` by its second-order Taylor polynomial). With
-    `y_ = max(y, epsilon)`, `x_ = max(x, epsilon)`, `dy = y - y_`,
-    `dx = x - x_` and `C(t) = L'(t) = t**(beta - 2)` that gives
+    tangent, `L(epsilon) + C (t - epsilon)` with `C = epsilon**(beta - 2)`
+    (`phi` by its second-order Taylor polynomial). With
+    `y_ = max(y, epsilon)`, `x_ = max(x, epsilon)`, `dy = y - y_` and
+    `dx = x - x_` (each zero unless its input is below the floor) that
+    gives
 
-        d(y | x) = d(y_ | x_)
-                   + dy (L(y_) - L(x_)) - C(x_) dx (y_ - x_)
-                   + C(x_) (dy - dx)**2 / 2 + (C(y_) - C(x_)) dy**2 / 2
+        d(y | x) = d(y_ | x_) + dy (L(epsilon) - L(x_))
+                   - C dx (y_ - epsilon) + C (dy - dx)**2 / 2
 
-    (with both inputs below the floor, `C(epsilon) (y - x)**2 / 2`). This
-    is again a Bregman divergence: non-negative, exactly zero where
-    `y == x` (zeros included), exact where both inputs are at least
-    `epsilon`, and continuously differentiable. Below the floor the
-    gradient in `x` is `epsilon**(beta - 2) (x - y)`: finite, and negative
-    wherever `y > x`, so descent moves a prediction up toward its target.
-    The gradient is autodiff of this value in both arguments. Where
-    `y < epsilon` the value differs from the exact one by a term that does
-    not depend on `x` (at `y = 0`, `epsilon**beta (1/2 - 1/beta)`; for the
-    I-divergence `-epsilon / 2`).
+    (with both inputs below the floor, `C (y - x)**2 / 2`). This is again
+    a Bregman divergence: non-negative, exactly zero where `y == x` (zeros
+    included), exact where both inputs are at least `epsilon`, and
+    continuously differentiable. Below the floor the gradient in `x` is
+    `C (x - y)`: finite, and negative wherever `y > x`, so descent moves a
+    prediction up toward its target. The gradient is autodiff of this value
+    in both arguments. Where `y < epsilon` the value differs from the exact
+    one by a term that does not depend on `x` (at `y = 0`,
+    `epsilon**beta (1/2 - 1/beta)`; for the I-divergence `-epsilon / 2`).
     """
     if beta == 2.0:
         return 0.5 * ops.square(y - x)
     lam = beta - 1.0
     # `where`, not `ops.maximum`: on PyTorch, Keras 3.15's `maximum` returns
-    # float32 for float64 inputs.
-    y_floor, x_floor = ops.where(y > epsilon, y, epsilon), ops.where(x > epsilon, x, epsilon)
-    dy, dx = y - y_floor, x - x_floor
-
-    def curvature(t):
-        return ops.exp((beta - 2.0) * ops.log(t))
-
-    curvature_x = curvature(x_floor)
-    first_order = dy * (box_cox_log(y_floor, lam) - box_cox_log(x_floor, lam)) - curvature_x * dx * (
-        y_floor - x_floor
+    # float32 for float64 inputs; and epsilon as a tensor of the inputs'
+    # dtype, since a Python float passes through float32 there. The offsets
+    # are selected rather than computed as `y - y_floor`, so above the floor
+    # they carry no gradient (one of size `C`, cancelling another, would
+    # cost float32 all its precision).
+    floor = ops.convert_to_tensor(epsilon, dtype=x.dtype)
+    y_above, x_above = y > floor, x > floor
+    y_floor, x_floor = ops.where(y_above, y, floor), ops.where(x_above, x, floor)
+    zero = ops.zeros_like(x)
+    dy, dx = ops.where(y_above, zero, y - floor), ops.where(x_above, zero, x - floor)
+    curvature = epsilon ** (beta - 2.0)
+    log_at_floor = box_cox_log(floor, lam)
+    continuation = (
+        dy * (log_at_floor - box_cox_log(x_floor, lam))
+        - curvature * dx * (y_floor - floor)
+        + 0.5 * curvature * ops.square(dy - dx)
     )
-    second_order = 0.5 * curvature_x * ops.square(dy - dx) + 0.5 * (
-        curvature(y_floor) - curvature_x
-    ) * ops.square(dy)
-    return _divergence_above_floor(y_floor, x_floor, beta) + first_order + second_order
+    return _divergence_above_floor(y_floor, x_floor, beta) + continuation
 
 
 def beta_divergence(
