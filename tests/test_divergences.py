@@ -271,3 +271,10 @@ def test_i_divergence_direction_1_pushes_a_floored_prediction_up():
     _, (_, grad) = value_and_grads(lambda t, p: losses.i_divergence(t, p, direction=1), y_true, y_pred)
     np.testing.assert_allclose(grad, continued_log(y_pred, 1e-7) - np.log(0.5), rtol=1e-5)
     assert np.all(grad < 0)
+
+
+@pytest.mark.parametrize("name", sorted(FLOOR_CASES))
+def test_equal_inputs_give_exactly_zero_below_the_floor_too(name):
+    fn, _ = FLOOR_CASES[name]
+    y = np.array([[0.0, 1e-9, 5e-8, 1e-7, 3e-7, 0.5, 1.0]], "float32")
+    np.testing.assert_array_equal(to_numpy(fn(y, y)), [0.0])

@@ -144,8 +144,13 @@ def elementwise_beta_divergence(y, x, beta, epsilon):
     dy, dx = ops.where(y_above, zero, y - floor), ops.where(x_above, zero, x - floor)
     curvature = epsilon ** (beta - 2.0)
     log_at_floor = box_cox_log(floor, lam)
+    # Where x is below the floor too, L(x_) is L(epsilon): the difference is
+    # taken as exactly 0 (the scalar and the elementwise logarithm may
+    # differ in the last bit, which `dy` would turn into a nonzero value at
+    # y == x).
+    log_gap = ops.where(x_above, log_at_floor - box_cox_log(x_floor, lam), zero)
     continuation = (
-        dy * (log_at_floor - box_cox_log(x_floor, lam))
+        dy * log_gap
         - curvature * dx * (y_floor - floor)
         + 0.5 * curvature * ops.square(dy - dx)
     )
