@@ -123,6 +123,11 @@ class _Watch(keras.callbacks.Callback):
             for v, value in zip(self.model.metrics_variables, self.metric_values):
                 v.assign(value)
 
+    def on_epoch_end(self, epoch, logs=None):
+        # `fit` is given the run's epoch count, so its progress bar reads
+        # "Epoch 14/40"; each call trains one epoch, in this epoch's order.
+        self.model.stop_training = True
+
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         loss = (logs or {}).get("loss")
@@ -199,7 +204,7 @@ def fit_resumable(model, x, *, epochs, batch_size, seed=0, checkpoint=None, chec
         order = np.random.default_rng((seed, epoch)).permutation(len(x))[start * batch_size :]
         watch = _Watch(checkpoint, checkpoint_every, epoch, start, history,
                        metric_values if epoch == state["epoch"] else None, steps)
-        result = model.fit(x[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
+        result = model.fit(x[order], batch_size=batch_size, epochs=epochs, initial_epoch=epoch,
                            shuffle=False, verbose=verbose, callbacks=callbacks + [watch])
         if watch.bad is not None:
             bad_epoch, bad_step = watch.bad
