@@ -124,3 +124,131 @@ def test_fit_save_and_load_resume_identically(tmp_path):
     more = m.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0).history["loss"]
     resumed = loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(resumed, more, rtol=1e-5)
+
+
+# Keras 2.2's five update rules (keras 2.2.4, keras/optimizers.py, decay 0),
+# written out in float64 NumPy from that source. Each takes the gradients of
+# every step and the starting weights, and returns the final weights.
+def keras22_adam(w, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, 1):
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        w = w - lr_t * m / (np.sqrt(v) + eps)
+    return w
+
+
+def keras22_adagrad(w, grads, lr=1e-2, eps=1e-7):
+    a = np.zeros_like(w)
+    for g in grads:
+        a = a + g**2
+        w = w - lr * g / (np.sqrt(a) + eps)
+    return w
+
+
+def keras22_adadelta(w, grads, lr=1.0, rho=0.95, eps=1e-7):
+    a, d_a = np.zeros_like(w), np.zeros_like(w)
+    for g in grads:
+        a = rho * a + (1 - rho) * g**2
+        update = g * np.sqrt(d_a + eps) / np.sqrt(a + eps)
+        w = w - lr * update
+        d_a = rho * d_a + (1 - rho) * update**2
+    return w
+
+
+def keras22_nadam(w, grads, lr=2e-3, b1=0.9, b2=0.999, eps=1e-7, schedule_decay=0.004):
+    m, v, m_schedule = np.zeros_like(w), np.zeros_like(w), 1.0
+    for t, g in enumerate(grads, 1):
+        mu_t = b1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * schedule_decay))
+        m_schedule_new = m_schedule * mu_t
+        m_schedule_next = m_schedule_new * mu_next
+        m_schedule = m_schedule_new
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_bar = (1 - mu_t) * g / (1 - m_schedule_new) + mu_next * m / (1 - m_schedule_next)
+        w = w - lr * m_bar / (np.sqrt(v / (1 - b2**t)) + eps)
+    return w
+
+
+def keras22_adamax(w, grads, lr=2e-3, b1=0.9, b2=0.999, eps=1e-7):
+    m, u = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g))
+        w = w - lr / (1 - b1**t) * m / (u + eps)
+    return w
+
+
+KERAS22 = {"adam": keras22_adam, "adagrad": keras22_adagrad, "adadelta": keras22_adadelta,
+           "nadam": keras22_nadam, "adamax": keras22_adamax}
+
+
+def keras22_run(optimizer, steps=15, seed=3):
+    """Applies `steps` updates to one (6, 5) variable; returns the optimizer's
+    final weights and the Keras 2.2 reference's (per `KERAS22` name) inputs.
+    Gradients span 1e-7 to 10 so that where epsilon sits shows."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.normal(size=(6, 5)).astype("float32")
+    grads = [(rng.normal(size=(6, 5)) * 10.0 ** rng.integers(-7, 2, size=(6, 5))).astype("float32")
+             for _ in range(steps)]
+    variable = keras.Variable(w0)
+    for g in grads:
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    return to_numpy(variable), w0.astype("float64"), [g.astype("float64") for g in grads]
+
+
+@pytest.mark.parametrize("name", sorted(KERAS22))
+def test_thesis_optimizers_follow_keras_2_2_rules(name):
+    from keras_recon.studies.optimizers import make_optimizer
+
+    got, w0, grads = keras22_run(make_optimizer(name))
+    want = KERAS22[name](w0, grads)
+    assert np.max(np.abs(want - w0)) > 1e-3  # the reference moves the weights
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
+
+
+def test_keras3_adagrad_from_zero_is_not_keras_2_2():
+    # Keras 3 divides by sqrt(a + eps): tiny gradients take a far smaller
+    # first step than Keras 2.2's g / (|g| + eps), about lr each.
+    got, w0, grads = keras22_run(keras.optimizers.Adagrad(1e-2, initial_accumulator_value=0.0, epsilon=1e-7))
+    assert np.max(np.abs(got - keras22_adagrad(w0, grads))) > 1e-3
+
+
+def test_keras3_nadam_is_not_keras_2_2():
+    # Keras 3 warms the momentum up with 0.96**t, Keras 2.2 with 0.96**(0.004 t).
+    got, w0, grads = keras22_run(keras.optimizers.Nadam(2e-3, epsilon=1e-7))
+    assert np.max(np.abs(got - keras22_nadam(w0, grads))) > 1e-4
+
+
+def test_keras22_nadam_schedule_advances_once_per_fit_step():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 4)).astype("float32"), rng.random((40, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    optimizer = optimizers.Keras22Nadam()
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0)
+    want = np.prod([0.9 * (1 - 0.5 * 0.96 ** (t * 0.004)) for t in range(1, 9)])
+    assert int(to_numpy(optimizer.iterations)) == 8
+    np.testing.assert_allclose(float(to_numpy(optimizer._m_schedule)), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (optimizers.Keras22Adagrad, {"learning_rate": 0.03, "epsilon": 1e-6, "clipnorm": 1.0}),
+    (optimizers.Keras22Nadam, {"learning_rate": 0.001, "beta_1": 0.8, "schedule_decay": 0.002}),
+])
+def test_keras22_config_round_trip(cls, kwargs):
+    optimizer = cls(**kwargs)
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    assert type(clone) is cls
+    assert clone.get_config() == optimizer.get_config()
+
+
+def test_keras22_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="epsilon"):
+        optimizers.Keras22Adagrad(epsilon=-1.0)
+    with pytest.raises(ValueError, match="beta_1"):
+        optimizers.Keras22Nadam(beta_1=1.0)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        optimizers.Keras22Nadam(gradient_accumulation_steps=2)

@@ -1,5 +1,55 @@
-"""Seed 002: the 784-32-784 autoencoder with MSE and both I-divergences,
-ReLU-ReLU and ReLU-Sigmoid, under five optimizers, scored by SSIM."""
+"""Haruguchi's I-divergence autoencoder study: the 784-32-784 autoencoder
+with the MSE and both I-divergences, ReLU-ReLU and ReLU-Sigmoid, under five
+optimizers, scored by SSIM.
+
+The thesis (Takuma Haruguchi, "Autoencoder with New Loss Functions",
+thesis supervised by Shuxue Ding, 2019) ran Keras (TensorFlow backend, January 2019: Keras 2.2)
+with each optimizer at its defaults. Every optimizer here follows Keras
+2.2.4's `keras/optimizers.py` with those defaults (`decay = 0` for all,
+epsilon `K.epsilon() = 1e-7`, every slot starting at 0, `t` the step
+number from 1):
+
+```python
+# Adam(lr=0.001, beta_1=0.9, beta_2=0.999): Keras 3's Adam computes this.
+lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+m = beta_1 * m + (1 - beta_1) * g
+v = beta_2 * v + (1 - beta_2) * g**2
+w = w - lr_t * m / (sqrt(v) + epsilon)
+
+# Adagrad(lr=0.01): Keras22Adagrad. Keras 3 starts `a` at 0.1 and divides
+# by sqrt(a + epsilon); no argument gives epsilon outside the root.
+a = a + g**2
+w = w - lr * g / (sqrt(a) + epsilon)
+
+# Adadelta(lr=1.0, rho=0.95): Keras 3's Adadelta computes this.
+a = rho * a + (1 - rho) * g**2
+update = g * sqrt(d + epsilon) / sqrt(a + epsilon)
+w = w - lr * update
+d = rho * d + (1 - rho) * update**2
+
+# Nadam(lr=0.002, beta_1=0.9, beta_2=0.999, schedule_decay=0.004):
+# Keras22Nadam. Keras 3 warms the momentum up with 0.96**t instead.
+mu_t = beta_1 * (1 - 0.5 * 0.96**(t * schedule_decay))
+mu_next = beta_1 * (1 - 0.5 * 0.96**((t + 1) * schedule_decay))
+m_schedule_new = m_schedule * mu_t          # m_schedule starts at 1
+m_schedule_next = m_schedule_new * mu_next
+m = beta_1 * m + (1 - beta_1) * g
+v = beta_2 * v + (1 - beta_2) * g**2
+m_bar = (1 - mu_t) * g / (1 - m_schedule_new) + mu_next * m / (1 - m_schedule_next)
+w = w - lr * m_bar / (sqrt(v / (1 - beta_2**t)) + epsilon)
+m_schedule = m_schedule_new
+
+# Adamax(lr=0.002, beta_1=0.9, beta_2=0.999): Keras 3's Adamax computes this.
+m = beta_1 * m + (1 - beta_1) * g
+u = max(beta_2 * u, |g|)
+w = w - lr / (1 - beta_1**t) * m / (u + epsilon)
+```
+
+Keras 3's defaults differ from these in learning rate (Adagrad, Adadelta,
+Nadam, Adamax: 0.001) as well; `make_optimizer` passes every value.
+`tests/test_optimizers.py` checks each optimizer against a NumPy copy of
+its rule above on every backend.
+"""
 
 import os
 import time
@@ -13,7 +63,7 @@ ACTIVATIONS = ("relu-relu", "relu-sigmoid")
 OPTIMIZERS = ("adam", "adagrad", "adadelta", "nadam", "adamax")
 LOSS_LABELS = {"mse": "MSE", "idiv1": "I-div 1", "idiv2": "I-div 2"}
 
-# Seed 002's tables: the best SSIM per loss over the five optimizers, and which.
+# The thesis's tables: the best SSIM per loss over the five optimizers, and which.
 PAPER = {
     "relu-relu": {"mse": (0.795, "Adagrad"), "idiv1": (0.526, "Adamax"), "idiv2": (0.751, "AdaDelta")},
     "relu-sigmoid": {"mse": (0.855, "Adam"), "idiv1": (0.632, "Adamax"), "idiv2": (0.880, "Nadam")},
@@ -21,22 +71,26 @@ PAPER = {
 
 
 def make_optimizer(name):
-    """The optimizer with Keras 2.2's defaults, which the seed (Jan 2019) used.
+    """The optimizer with Keras 2.2's semantics, which the thesis (Keras with
+    TensorFlow, January 2019) ran at its defaults.
 
-    Keras 3 lowered several default learning rates (Adagrad 0.01 -> 0.001,
-    Adadelta 1.0 -> 0.001, Nadam and Adamax 0.002 -> 0.001); with the new
-    Adadelta default the autoencoder barely moves in 50 epochs.
+    Adam, Adadelta and Adamax are Keras 3's own with Keras 2.2's arguments
+    (their update rules are Keras 2.2's); Adagrad and Nadam are Keras 2.2's
+    rules (`keras_recon.optimizers.Keras22Adagrad`, `Keras22Nadam`), which
+    no Keras 3 argument reproduces. The rules are in this module's
+    docstring.
     """
     import keras
 
     from keras_recon import optimizers
 
     return {
-        "adam": lambda: optimizers.Adam(1e-3),
-        "adagrad": lambda: keras.optimizers.Adagrad(1e-2),
-        "adadelta": lambda: keras.optimizers.Adadelta(1.0, rho=0.95),
-        "nadam": lambda: keras.optimizers.Nadam(2e-3),
-        "adamax": lambda: keras.optimizers.Adamax(2e-3),
+        "adam": lambda: optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "adagrad": lambda: optimizers.Keras22Adagrad(1e-2, epsilon=1e-7),
+        "adadelta": lambda: keras.optimizers.Adadelta(1.0, rho=0.95, epsilon=1e-7),
+        "nadam": lambda: optimizers.Keras22Nadam(2e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                                                 schedule_decay=0.004),
+        "adamax": lambda: keras.optimizers.Adamax(2e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
     }[name]()
 
 
@@ -53,8 +107,8 @@ def run(args):
     import keras
 
     from keras_recon import metrics
-    from keras_recon.callbacks.sample_grid import image_grid
-    from keras_recon.callbacks.sample_grid import save_png
+    from keras_recon.images import image_grid
+    from keras_recon.images import save_png
     from keras_recon.models import AE
     from keras_recon.models import architectures
 
@@ -128,11 +182,13 @@ def best_per_loss(results):
 
 def render(args, results, best, note):
     lines = [
-        f"# Seed 002: 784-{args.latent_dim}-784 autoencoder, SSIM by loss and optimizer ({args.dataset})",
+        f"# I-divergence autoencoder: 784-{args.latent_dim}-784, SSIM by loss and optimizer ({args.dataset})",
         "",
         f"{args.epochs} epochs, batch {args.batch_size}, seed {args.seed}, losses averaged over pixels, "
-        "optimizers at Keras 2.2's defaults (Adam 1e-3, Adagrad 1e-2, Adadelta 1.0, Nadam 2e-3, "
-        f"Adamax 2e-3); SSIM (11x11 Gaussian window, data range 1) of {args.eval_images} test images "
+        "optimizers with Keras 2.2's update rules and defaults (Adam 1e-3; Adagrad 1e-2, accumulators "
+        "from 0, epsilon outside the root; Adadelta 1.0, rho 0.95; Nadam 2e-3, schedule_decay 0.004; "
+        "Adamax 2e-3; epsilon 1e-7, no decay); "
+        f"SSIM (11x11 Gaussian window, data range 1) of {args.eval_images} test images "
         "against their reconstructions, higher is better.",
         "",
         _common.machine_line(note),
