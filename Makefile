@@ -9,36 +9,39 @@ STAMP := $(VENV)/.installed
 KERAS_RECON_DATA ?= $(firstword $(wildcard $(abspath ../shared/datasets) /work/shared/datasets))
 export KERAS_RECON_DATA
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test docs lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[tensorflow,jax,torch,dev]"
+	$(PY) -m pip install --quiet -e ".[tensorflow,jax,torch,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The main job on the embedded MNIST digits (no download, no path):
-# seed 000's comparison of squared L2, L1 and log-cosh in the MLP VAE.
+# The main job on the embedded MNIST digits (no download, no path): the
+# log-cosh paper's comparison of squared L2, L1 and log-cosh in the MLP VAE.
 demo: $(STAMP)
 	$(VENV)/bin/keras-recon compare --epochs 40 --out runs/demo
 
-# The whole suite once per backend, each in its own process; fails if any fails.
-# Two lanes share the cores: JAX (the longest, mostly single-threaded XLA
-# compilation) beside TensorFlow then PyTorch. Each backend writes its own
-# log and temporary folder; a log is printed when its backend finishes.
-# PyTorch runs with one OpenMP thread: beside the JAX lane its second thread
-# only spin-waits for a busy core (with the other core kept busy, its suite
-# took 5:10 with two threads and 3:04 with one, on 2 cores).
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on
+# any warning: a broken link, a missing page, an unresolved API reference.
+export NO_MKDOCS_2_WARNING := 1
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+# The whole suite once per backend, each in its own process (the backend is
+# fixed when Keras is imported), then the documentation's strict build;
+# fails if any of them fails. Two lanes share the cores: JAX (the longest,
+# mostly single-threaded XLA compilation) beside TensorFlow then PyTorch.
+# Each backend writes its own log and temporary folder; a log is printed
+# when its backend finishes. PyTorch runs with one OpenMP thread: beside
+# the JAX lane its second thread only spin-waits for a busy core.
 # XLA (JAX, and TensorFlow's compiled losses) compiles with LLVM's
-# optimisations off: the suite's small models spend most of their time
-# compiling (on JAX tests/test_models.py took 67 s this way against 93 s at
-# the default, alone on 2 cores, 2026-12-02). The compiled losses' values and
-# gradients agree with the default level's to 1e-6, as the backends agree
-# with each other, though not to the last bit (tests/test_xla_levels.py).
-# The benchmarks run at XLA's default; `make test TEST_XLA_FLAGS=` runs the
-# suite there too.
+# optimisations off, since the suite's small models spend most of their
+# time compiling; tests/test_xla_levels.py checks that the compiled losses
+# agree with XLA's default level to 1e-6. `make test TEST_XLA_FLAGS=` runs
+# the suite at the default, which the benchmarks use.
 TEST_XLA_FLAGS ?= --xla_backend_optimization_level=0
 test: $(STAMP)
 	@logs=$$(mktemp -d); \
@@ -50,10 +53,12 @@ test: $(STAMP)
 	run jax & jax=$$!; \
 	status=0; run tensorflow || status=1; OMP_NUM_THREADS=1 run torch || status=1; \
 	wait $$jax || status=1; \
+	echo "=== mkdocs build --strict"; \
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$logs/site || status=1; \
 	rm -rf $$logs; exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check keras_recon tests examples benchmarks experiments
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache site
