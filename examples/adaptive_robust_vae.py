@@ -1,7 +1,7 @@
-"""A VAE with Barron's adaptive robust likelihood, and the pictures for the README.
+"""A VAE with Barron's adaptive robust likelihood, and the pictures for the docs.
 
-Trains the seed 000 MLP VAE on the 5,000 embedded MNIST digits with a
-per-pixel adaptive likelihood (alpha in [0.001, 1.999], one alpha and scale
+Trains the MLP VAE of the log-cosh paper (Chen et al. 2019) on the 5,000
+embedded MNIST digits with a per-pixel adaptive likelihood (alpha in [0.001, 1.999], one alpha and scale
 per pixel), then saves `docs/log_partition.png` (log Z(alpha)) and
 `docs/alpha_map.png` (the learned alpha of every pixel):
 

@@ -1,4 +1,4 @@
-"""A VAE whose reconstruction/KL balance is computed, not tuned (seed 003).
+"""A VAE whose reconstruction/KL balance is computed, not tuned (Asperti and Trentin 2020).
 
 The Gaussian decoder's variance `gamma**2` follows the running minimum of
 the minibatch MSE (`Gaussian(gamma="computed")`); keras_recon's VAE adds the

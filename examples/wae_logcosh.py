@@ -1,7 +1,7 @@
-"""A Wasserstein autoencoder (WAE-MMD) trained with the log-cosh loss (seed 000).
+"""A Wasserstein autoencoder (WAE-MMD) trained with the log-cosh loss (Chen et al. 2019).
 
 Deterministic encoder, inverse-multiquadratic MMD against the N(0, I) prior
-with lambda = 10, the seed 000 MLP (784-500-500-8); compares squared L2 and
+with lambda = 10, the log-cosh paper's MLP (784-500-500-8); compares squared L2 and
 log-cosh a=100 by the sharpness of reconstructions and samples:
 
     KERAS_BACKEND=jax python examples/wae_logcosh.py --epochs 20
