@@ -1,8 +1,8 @@
 """A VAE with Barron's adaptive robust likelihood, and the pictures for the docs.
 
 Trains the MLP VAE of the log-cosh paper (Chen et al. 2019) on the 5,000
-embedded MNIST digits with a per-pixel adaptive likelihood (alpha in [0.001, 1.999], one alpha and scale
-per pixel), then saves `docs/log_partition.png` (log Z(alpha)) and
+embedded MNIST digits with a per-pixel adaptive likelihood (alpha in
+[0.001, 1.999], one alpha and scale per pixel), then saves `docs/log_partition.png` (log Z(alpha)) and
 `docs/alpha_map.png` (the learned alpha of every pixel):
 
     KERAS_BACKEND=jax python examples/adaptive_robust_vae.py --epochs 20
