@@ -25,6 +25,8 @@ import zipfile
 import keras
 import numpy as np
 
+from keras_recon import distributed
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the model holds its last good weights."""
@@ -58,24 +60,32 @@ def _ensure_built(model, x, batch_size):
 
 
 def save_checkpoint(path, model, state):
-    """Writes the model, optimizer and metric variables and `state` atomically."""
+    """Writes the model, optimizer and metric variables and `state` atomically.
+
+    With several processes (`keras_recon.distributed`), every process holds
+    the same values and process 0 alone writes; all return once it has.
+    """
     arrays = {f"v{i}": _numpy(v) for i, v in enumerate(_variables(model))}
     # The running means behind the logged metrics: some appear only after
     # the first step, so they are restored only where the counts agree.
     arrays.update({f"m{i}": _numpy(v) for i, v in enumerate(model.metrics_variables)})
     arrays["state"] = np.array(json.dumps(state))
-    tmp = path + ".tmp.npz"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if distributed.is_writer():
+        tmp = path + ".tmp.npz"
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    # No process reads the file (a resume, a restore after NaN) before it is whole.
+    distributed.barrier()
 
 
 def load_checkpoint(path, model):
     """Restores the variables saved by `save_checkpoint`; returns its state.
 
     The model and its optimizer must be built, as `fit_resumable` does.
+    With several processes, every process reads the file.
     """
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -160,6 +170,11 @@ def fit_resumable(model, x, *, epochs, batch_size, seed=0, checkpoint=None, chec
         verbose: As in `fit`.
         callbacks: More callbacks for `fit`.
 
+    With several processes (`keras_recon.distributed`), every process
+    passes the same `x` and `batch_size` (the global batch) and trains on
+    its share of each batch; process 0 writes the checkpoints and every
+    process resumes from them.
+
     Returns:
         The history, `{metric: [one value per epoch]}`.
 
@@ -204,7 +219,12 @@ def fit_resumable(model, x, *, epochs, batch_size, seed=0, checkpoint=None, chec
         order = np.random.default_rng((seed, epoch)).permutation(len(x))[start * batch_size :]
         watch = _Watch(checkpoint, checkpoint_every, epoch, start, history,
                        metric_values if epoch == state["epoch"] else None, steps)
-        result = model.fit(x[order], batch_size=batch_size, epochs=epochs, initial_epoch=epoch,
+        feed, feed_batch = x[order], batch_size
+        if distributed.feeds_share():
+            # JAX joins the processes' shares into each global batch.
+            feed = distributed.process_share(feed, batch_size)
+            feed_batch = batch_size // distributed.process_count()
+        result = model.fit(feed, batch_size=feed_batch, epochs=epochs, initial_epoch=epoch,
                            shuffle=False, verbose=verbose, callbacks=callbacks + [watch])
         if watch.bad is not None:
             bad_epoch, bad_step = watch.bad

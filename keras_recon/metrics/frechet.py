@@ -112,6 +112,53 @@ class FeatureStatistics:
             self._outer += centred.T @ centred
         self.count += len(f)
 
+    def merge(self, other):
+        """The statistics of both sets of feature vectors, exactly.
+
+        `other`'s sums are moved to this one's shift `c`: with `delta` the
+        difference of the shifts, `sum + n delta` and
+        `outer + delta sum^T + sum delta^T + n delta delta^T`.
+
+        Returns:
+            A new `FeatureStatistics`.
+        """
+        if other.count == 0:
+            return FeatureStatistics.from_state(self.state()) if self.count else FeatureStatistics()
+        if self.count == 0:
+            return FeatureStatistics.from_state(other.state())
+        if other._shift.shape != self._shift.shape:
+            raise ValueError(f"Feature sizes differ: {self._shift.shape[0]} and {other._shift.shape[0]}")
+        delta = other._shift - self._shift
+        merged = FeatureStatistics()
+        merged.count = self.count + other.count
+        merged._shift = self._shift.copy()
+        merged._sum = self._sum + other._sum + other.count * delta
+        merged._outer = (self._outer + other._outer + np.outer(delta, other._sum)
+                         + np.outer(other._sum, delta) + other.count * np.outer(delta, delta))
+        return merged
+
+    def state(self):
+        """The running sums as one float64 vector: count, shift, sum, cross products."""
+        self._require(1)
+        return np.concatenate([[self.count], self._shift, self._sum, self._outer.ravel()])
+
+    def load_state(self, state):
+        """Puts back the sums of `state()`."""
+        state = np.asarray(state, np.float64)
+        d = int(round((-2 + np.sqrt(4 + 4 * (len(state) - 1))) / 2))
+        if 1 + 2 * d + d * d != len(state):
+            raise ValueError(f"Not a FeatureStatistics state: {len(state)} values")
+        self.count = int(state[0])
+        self._shift, self._sum = state[1 : 1 + d].copy(), state[1 + d : 1 + 2 * d].copy()
+        self._outer = state[1 + 2 * d :].reshape(d, d).copy()
+
+    @classmethod
+    def from_state(cls, state):
+        """A `FeatureStatistics` holding the sums of `state()`."""
+        stats = cls()
+        stats.load_state(state)
+        return stats
+
     @property
     def mean(self):
         self._require(1)

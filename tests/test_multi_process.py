@@ -1,0 +1,150 @@
+"""Two local CPU processes train as one process does on the same global batches.
+
+JAX: `jax.distributed` (gloo collectives) with `keras.distribution.DataParallel`;
+TensorFlow: `MultiWorkerMirroredStrategy`, workers on localhost ports. Both
+started by `keras_recon.distributed.initialize_from_env`. A lone reference
+process runs the same script (`tests/multi_process_script.py`) at the same
+time. PyTorch's Keras backend has no multi-process data parallelism.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.backend_utils import BACKEND
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.skipif(
+    BACKEND == "torch", reason="Keras has no multi-process data parallelism on the torch backend"
+)
+
+TIMEOUT = 400
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def launch(folder, group):
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    for key in ("KERAS_RECON_NUM_PROCESSES", "KERAS_RECON_PROCESS_ID", "KERAS_RECON_COORDINATOR", "TF_CONFIG"):
+        env.pop(key, None)
+    # One CPU device per process, whatever the suite's XLA_FLAGS say.
+    flags = " ".join(f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f)
+    if flags:
+        env["XLA_FLAGS"] = flags
+    else:
+        env.pop("XLA_FLAGS", None)
+    if group:
+        ports = free_ports(2)
+        addresses = [f"localhost:{p}" for p in ports]
+        env.update(KERAS_RECON_NUM_PROCESSES="2",
+                   KERAS_RECON_COORDINATOR=",".join(addresses) if BACKEND == "tensorflow" else addresses[0])
+        envs = [dict(env, KERAS_RECON_PROCESS_ID=str(i)) for i in range(2)]
+    else:
+        envs = [env]
+    return [
+        subprocess.Popen([sys.executable, "-m", "tests.multi_process_script", folder], cwd=ROOT, env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for e in envs
+    ]
+
+
+def finish(procs):
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=TIMEOUT)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-4000:]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    one, two = tmp_path_factory.mktemp("one_process"), tmp_path_factory.mktemp("two_processes")
+    procs = launch(str(one), group=False) + launch(str(two), group=True)
+    finish(procs)
+
+    def load(folder, index):
+        with open(os.path.join(folder, str(index), "result.json")) as f:
+            result = json.load(f)
+        for kind in ("VAE", "WAE", "AE", "VAE-resumed"):
+            with np.load(os.path.join(folder, str(index), f"{kind}.npz")) as data:
+                result[kind]["weights"] = [data[k] for k in data.files]
+        return result
+
+    return load(one, 0), [load(two, 0), load(two, 1)]
+
+
+def close(kind, term):
+    """Tolerance of two processes against one, relative to the value."""
+    if BACKEND == "jax" or kind == "AE":
+        # One global batch and one random stream: the same sums, reordered.
+        return 1e-5
+    # tf.distribute draws each replica's noise separately and estimates the
+    # MMD from each replica's half of the batch.
+    return {"mmd": 0.1, "kl": 0.02}.get(term, 2e-3)
+
+
+@pytest.mark.parametrize("kind", ["VAE", "WAE", "AE"])
+def test_two_processes_reach_the_losses_and_weights_of_one(runs, kind):
+    single, (first, second) = runs
+    assert single["processes"] == 1 and first["processes"] == 2
+    for term, values in single[kind]["history"].items():
+        np.testing.assert_allclose(first[kind]["history"][term], values, rtol=close(kind, term),
+                                   err_msg=f"{kind} {term}")
+        assert second[kind]["history"][term] == first[kind]["history"][term]
+    atol = 1e-5 if close(kind, "loss") == 1e-5 else 0.05
+    for a, b, c in zip(single[kind]["weights"], first[kind]["weights"], second[kind]["weights"]):
+        np.testing.assert_allclose(b, a, atol=atol, err_msg=kind)
+        np.testing.assert_array_equal(c, b)
+
+
+def test_balancer_gamma_agrees_across_processes_and_with_one(runs):
+    single, (first, second) = runs
+    assert len(first["VAE"]["gamma_trajectory"]) == 8
+    # Every process holds the same gamma after every step...
+    assert first["VAE"]["gamma_trajectory"] == second["VAE"]["gamma_trajectory"]
+    assert first["VAE"]["running_mse"] == second["VAE"]["running_mse"]
+    # ...that of the global batch's MSE, as on one process.
+    np.testing.assert_allclose(first["VAE"]["gamma_trajectory"], single["VAE"]["gamma_trajectory"],
+                               rtol=1e-5)
+
+
+def test_a_killed_two_process_run_resumes_as_if_uninterrupted(runs):
+    _, (first, second) = runs
+    for result in (first, second):
+        for term, values in result["VAE"]["history"].items():
+            # The epoch's running means, restored mid-epoch, sum in another order.
+            np.testing.assert_allclose(result["VAE-resumed"]["history"][term], values, rtol=1e-6)
+        assert result["VAE-resumed"]["gamma_trajectory"] == result["VAE"]["gamma_trajectory"][-2:]
+        for a, b in zip(result["VAE"]["weights"], result["VAE-resumed"]["weights"]):
+            np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+def test_metrics_of_a_split_test_set_merge_to_one_process_values(runs):
+    single, (first, second) = runs
+    assert first["metrics"] == second["metrics"]
+    merged, whole = first["metrics"], single["metrics"]
+    assert merged["count"] == whole["count"] == 200
+    for key in ("mean", "covariance"):
+        np.testing.assert_allclose(merged[key], whole[key], rtol=1e-12, atol=1e-14, err_msg=key)
+    for key in ("ssim", "sharpness"):
+        np.testing.assert_allclose(merged[key], whole[key], rtol=1e-6, err_msg=key)
