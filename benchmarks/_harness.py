@@ -10,8 +10,21 @@ import time
 import keras
 import numpy as np
 
-from experiments._record import machine_note  # noqa: F401  (re-exported)
+from experiments._record import machine_note as _record_note
 from experiments._record import write_json  # noqa: F401
+
+# The load average when this process started: the CPU is shared, and other
+# processes' load moves every timing.
+_LOAD_AT_START = os.getloadavg()
+
+
+def machine_note():
+    """The machine, versions and command of `experiments._record`, with the
+    load average (1, 5 and 15 minutes) when the benchmark started and ended."""
+    note = _record_note()
+    note["load_average"] = {"start": [round(v, 2) for v in _LOAD_AT_START],
+                            "end": [round(v, 2) for v in os.getloadavg()]}
+    return note
 
 
 def value_and_grad_fn(fn, compiled=True, layer=None):
@@ -222,7 +235,12 @@ def random_pair(shape, seed=0, non_negative=True):
 def note_line(note):
     """The machine, versions and command, as one sentence for a table."""
     versions = ", ".join(f"{k} {v}" for k, v in note["versions"].items())
-    return f"{note['date']}, {note['machine']}, {versions}. Command: `{note['command']}`."
+    load = note.get("load_average")
+    load_text = "" if load is None else (
+        f" Load average (1, 5, 15 min) {', '.join(f'{v:g}' for v in load['start'])} at the start, "
+        f"{', '.join(f'{v:g}' for v in load['end'])} at the end."
+    )
+    return f"{note['date']}, {note['machine']}, {versions}. Command: `{note['command']}`.{load_text}"
 
 
 def write_markdown(path, lines):

@@ -1,17 +1,15 @@
 """The wait at the start of each epoch on TensorFlow, and what removes it:
-plain Keras on in-memory arrays, on `tf.data` pipelines of the same arrays
-with and without tf.data's autotuning, and on the feed keras_recon's models
-give `fit` for arrays (`keras_recon.data._tf_feed`).
+plain Keras on in-memory arrays, and on `tf.data` pipelines of the same
+arrays with and without tf.data's autotuning.
 
     KERAS_BACKEND=tensorflow python -m benchmarks.epoch_start
 
 `benchmarks.epoch_scaling` showed TensorFlow epochs that wait up to seconds
-before their first batch. A native profile (py-spy, twelfth and thirteenth
-sessions) put the wait in the destructor of the last epoch's iterator,
+before their first batch. A native profile (py-spy) puts the wait in the destructor of the last epoch's iterator,
 which waits for the thread that autotunes the pipeline to end its sleep
 (`UnboundedThreadPool::LogicalThreadWrapper::~LogicalThreadWrapper` under
 `RootDataset::Iterator::~Iterator`). A plain Keras MLP autoencoder (the
-seed 000 VAE's layer sizes, squared error) is fitted on the 60,000 MNIST
+layer sizes of Chen et al.'s MLP VAE, squared error) is fitted on the 60,000 MNIST
 training digits for `--epochs` epochs per feed; a callback records each
 epoch's time and its wait from the epoch's start to its first batch.
 Writes `benchmarks/results/epoch_start_<backend>.{json,md}`.
@@ -50,15 +48,11 @@ def main():
     if backend == "tensorflow":
         import tensorflow as tf
 
-        from keras_recon.data import _tf_feed
-
         pipeline = tf.data.Dataset.from_tensor_slices((x, x)).batch(100).prefetch(2)
         untuned = tf.data.Options()
         untuned.autotune.enabled = False
         feeds["`tf.data` from the arrays"] = ((pipeline,), {})
         feeds["`tf.data` from the arrays, `autotune.enabled = False`"] = ((pipeline.with_options(untuned),), {})
-        feeds["keras_recon's feed (`_tf_feed.array_dataset`, no shuffle)"] = (
-            (_tf_feed.array_dataset((x, x), 100, shuffle=False),), {})
     rows = {}
     for name, (inputs, kwargs) in feeds.items():
         timer = _harness.EpochTimer()

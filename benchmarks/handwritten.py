@@ -298,8 +298,7 @@ def main():
         "adam_update_ms": optimizer_ms,
     })
     lines = [f"# keras_recon vs a hand-written loop on {backend}", "",
-             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
-             f"Command: `{note['command']}`. {source}, batch 100; median of {args.rounds} interleaved epochs "
+             f"{_harness.note_line(note)} {source}, batch 100; median of {args.rounds} interleaved epochs "
              "after a warm-up epoch.", "",
              "| loop | ms / step |", "| --- | --- |",
              f"| keras_recon `VAE.fit`, `LogCosh(a=100)`, `keras_recon.optimizers.Adam` | "

@@ -11,39 +11,29 @@ eager on PyTorch, and eager TensorFlow as a second column; each round's
 figure the median of 3 windows of calls lasting at least 20 ms), divided by the
 squared error's time measured in the same run. `AdaptiveRobust`'s row
 takes the gradients in its per-pixel alpha and scale latents as well and
-calls the layer's `call`, as keras_recon's models do; the row "through
-Layer.__call__" adds Keras's layer wrapper (on eager PyTorch about
-0.14 ms a call for a layer that computes nothing), and the "autodiff" row is
-the same NLL by autodiff of the formula, as the layer computed it before
-its gradient was written out.
+calls the layer, as keras_recon's models do.
 """
 
 import os
 
 import keras
-from keras import ops
 
 from benchmarks import _harness
 from keras_recon import likelihoods
 from keras_recon import losses
-from keras_recon.likelihoods import log_partition
-from keras_recon.losses.general_robust import rho_of_tensor_alpha
 
-# The issue's two shapes, and the first one flattened: XLA folds the losses'
-# own reshape to (batch, features) away for the squared error and then runs
-# it on the 4-D layout, whose inner axis of 3 it vectorises poorly (about
-# 3-5x the flat time on JAX), so the flat column shows ratios against a
-# squared error at full speed.
-# Each timed window runs enough calls to last at least this long (3 calls
-# on the large batches; 30-200 on the (100, 784) one, whose kernels take
-# 0.1-0.7 ms: timed 3 calls at a time, the squared error's own time there
-# moved by 30-50% between runs).
+# Two batch shapes, and the first one flattened: XLA folds the losses' own
+# reshape to (batch, features) away for the squared error and then runs it
+# on the 4-D layout, whose inner axis of 3 it vectorises poorly, so the flat
+# column shows ratios against a squared error at full speed.
+# Each timed window runs enough calls to last at least this long, so that
+# a window of a fast kernel on the (100, 784) batch is not dominated by the
+# timer and the dispatch.
 MIN_WINDOW = 0.02
 SHAPES = {"(256, 64, 64, 3)": (256, 64, 64, 3), "(100, 784)": (100, 784), "(256, 12288)": (256, 12288)}
-TARGETS = {"AbsoluteError": 1.1, "LogCosh(a=100)": 3.0, "IDivergence(2)": 3.0, "IDivergence(1)": 3.0,
+TARGETS = {"AbsoluteError": 1.1, "LogCosh(a=100)": 3.0, "IDivergence(forward)": 3.0, "IDivergence(reverse)": 3.0,
            "BetaDivergence(0.5)": 3.0, "BetaDivergence(0.7)": 3.0, "GeneralRobust(alpha=1)": 3.0, "AdaptiveRobust NLL": 6.0,
-           "keras.losses.LogCosh(a t)/a": None, "LogCosh(a=100) autodiff": None,
-           "AdaptiveRobust NLL through Layer.__call__": None, "AdaptiveRobust NLL autodiff": None}
+           "keras.losses.LogCosh(a t)/a": None, "LogCosh(a=100) autodiff": None}
 
 
 def subjects(shape):
@@ -55,36 +45,22 @@ def subjects(shape):
         # Keras's own log-cosh on a*t, over the last axis, divided by a.
         return keras_logcosh(100.0 * yt, 100.0 * yp) / 100.0
 
-    def adaptive_autodiff(yt, yp):
-        # The same NLL as the layer computed it before its gradient was
-        # written out (flattened, no special cases in the default alpha
-        # range), by autodiff: that change's baseline, in the same run.
-        batch = yp.shape[0]
-        yt, yp = ops.reshape(yt, (batch, -1)), ops.reshape(yp, (batch, -1))
-        alpha, scale = ops.reshape(adaptive.alpha(), (-1,)), ops.reshape(adaptive.scale(), (-1,))
-        z = ops.square((yp - yt) / scale)
-        per_element = rho_of_tensor_alpha(z, alpha, special_alphas=()) + (ops.log(scale) + log_partition(alpha))
-        return ops.sum(per_element, axis=1)
-
     return {
         "SquaredError": losses.squared_error,
         "AbsoluteError": losses.absolute_error,
         "LogCosh(a=100)": lambda yt, yp: losses.log_cosh(yt, yp, a=100.0),
         "LogCosh(a=100) autodiff": lambda yt, yp: losses.log_cosh(yt, yp, a=100.0, surrogate_gradient=False),
         "keras.losses.LogCosh(a t)/a": keras_reference,
-        "IDivergence(2)": lambda yt, yp: losses.i_divergence(yt, yp, direction=2),
-        "IDivergence(1)": lambda yt, yp: losses.i_divergence(yt, yp, direction=1),
+        "IDivergence(forward)": lambda yt, yp: losses.i_divergence(yt, yp, direction="forward"),
+        "IDivergence(reverse)": lambda yt, yp: losses.i_divergence(yt, yp, direction="reverse"),
         # beta = 0.5 has its own closed form (square roots); 0.7 takes the
         # general one (a logarithm, expm1 and a power).
         "BetaDivergence(0.5)": lambda yt, yp: losses.beta_divergence(yt, yp, beta=0.5),
         "BetaDivergence(0.7)": lambda yt, yp: losses.beta_divergence(yt, yp, beta=0.7),
         "GeneralRobust(alpha=1)": lambda yt, yp: losses.general_robust(yt, yp, alpha=1.0),
         # Value and every gradient: y_pred, and the alpha and scale latents
-        # (the `layer` argument of `value_and_grad_fn`); `call`, as the
-        # models run it (models/_base.py), and through `Layer.__call__`.
-        "AdaptiveRobust NLL": lambda yt, yp: adaptive.call(yt, yp),
-        "AdaptiveRobust NLL through Layer.__call__": lambda yt, yp: adaptive(yt, yp),
-        "AdaptiveRobust NLL autodiff": adaptive_autodiff,
+        # (the `layer` argument of `value_and_grad_fn`).
+        "AdaptiveRobust NLL": lambda yt, yp: adaptive(yt, yp),
     }, adaptive
 
 
@@ -93,7 +69,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES),
                         help="which of the batches to time (default: all)")
-    parser.add_argument("--tag", default="", help="suffix of the results files' names, e.g. _rerun")
+    parser.add_argument("--tag", default="", help="suffix of the results files' names")
     args = parser.parse_args()
     backend = keras.backend.backend()
     modes = {"jax": ["compiled"], "tensorflow": ["compiled", "eager"], "torch": ["eager"]}[backend]
@@ -112,8 +88,7 @@ def main():
     _harness.write_json(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.json"),
                         {"machine": note, "targets": TARGETS, "rows": rows})
     lines = [f"# Loss kernels on {backend}: forward + backward, ratio to SquaredError", "",
-             f"{note['date']}, {note['machine']}, {', '.join(f'{k} {v}' for k, v in note['versions'].items())}. "
-             f"Command: `{note['command']}`. Median over {args.rounds} interleaved rounds; "
+             f"{_harness.note_line(note)} Median over {args.rounds} interleaved rounds; "
              "SquaredError's own time in the first row.", "",
              *_harness.ratio_table(rows, "SquaredError", "loss", TARGETS)]
     _harness.write_markdown(os.path.join(args.out, f"loss_kernels_{backend}{args.tag}.md"), lines)

@@ -1,20 +1,15 @@
 """The `keras-recon` command line: the papers' comparisons, with reports.
 
-    keras-recon compare --epochs 10          # seed 000: L2 vs L1 vs log-cosh
-    keras-recon optimizers --epochs 5        # seed 002: losses x optimizers, SSIM
-    keras-recon balance --epochs 10          # seed 003: gamma fixed / learned / computed
-    keras-recon robust --epochs 10           # seed 004: Normal / Cauchy / Student-t / adaptive
+    keras-recon compare --epochs 10          # Chen et al. 2019: L2 vs L1 vs log-cosh
+    keras-recon optimizers --epochs 5        # Haruguchi 2019: losses x optimizers, SSIM
+    keras-recon balance --epochs 10          # Asperti and Trentin 2020: gamma fixed / learned / computed
+    keras-recon robust --epochs 10           # Barron 2019: Normal / Cauchy / Student-t / adaptive
 """
 
 import argparse
-import os
-import sys
-import time
 
-import numpy as np
-
-from keras_recon.studies import _common
 from keras_recon.studies import balance as studies_balance
+from keras_recon.studies import compare as studies_compare
 from keras_recon.studies import optimizers as studies_optimizers
 from keras_recon.studies import robust as studies_robust
 
@@ -80,7 +75,7 @@ def build_parser():
     c.add_argument("--out", default=None, help="run folder (default runs/compare-<time>)")
     _resume_flags(c)
 
-    o = sub.add_parser("optimizers", help="seed 002: the 784-32-784 autoencoder's SSIM per loss and optimizer")
+    o = sub.add_parser("optimizers", help="Haruguchi 2019: the 784-32-784 autoencoder's SSIM per loss and optimizer")
     _data_flags(o)
     o.add_argument("--losses", type=_choices(studies_optimizers.LOSSES), default=list(studies_optimizers.LOSSES))
     o.add_argument("--activations", type=_choices(studies_optimizers.ACTIVATIONS),
@@ -93,7 +88,7 @@ def build_parser():
     o.add_argument("--eval-images", type=_positive_int, default=10000, help="test images scored by SSIM")
     _seed_out(o, "optimizers")
 
-    b = sub.add_parser("balance", help="seed 003: gamma fixed, learned or computed from the running MSE")
+    b = sub.add_parser("balance", help="Asperti and Trentin 2020: gamma fixed, learned or computed from the running MSE")
     _data_flags(b, with_celeba=True)
     b.add_argument("--gammas", type=_choices(studies_balance.GAMMAS), default=list(studies_balance.GAMMAS))
     b.add_argument("--fixed-gamma", type=_positive_float, default=1.0, help="gamma of the 'fixed' run")
@@ -107,26 +102,48 @@ def build_parser():
     b.add_argument("--second-inner-dim", type=_positive_int, default=1024)
     b.add_argument("--batch-size", type=_positive_int, default=100)
     b.add_argument("--latent-dim", type=_positive_int, default=16)
-    b.add_argument("--beta", type=_positive_float, default=1.0, help="KL weight (seed 003 uses 4 on 64x64 CelebA)")
+    b.add_argument("--beta", type=_positive_float, default=1.0, help="KL weight (Asperti and Trentin use 4 on 64x64 CelebA)")
     b.add_argument("--lr", type=_positive_float, default=1e-3)
     b.add_argument("--eval-images", type=_positive_int, default=1000)
     b.add_argument("--classifier-epochs", type=_positive_int, default=10)
     _seed_out(b, "balance")
 
-    r = sub.add_parser("robust", help="seed 004: Normal, Cauchy, Student-t and adaptive decoders")
+    r = sub.add_parser("robust", help="Barron 2019: Normal, Cauchy, Student-t and adaptive decoders")
     _data_flags(r, with_celeba=True)
     r.add_argument("--distributions", type=_choices(studies_robust.DISTRIBUTIONS),
                    default=list(studies_robust.DISTRIBUTIONS))
     r.add_argument("--representations", type=_choices(studies_robust.REPRESENTATIONS),
                    default=list(studies_robust.REPRESENTATIONS))
-    r.add_argument("--yuv", action="store_true", help="colour images: model a volume-preserving YUV")
-    r.add_argument("--epochs", type=_positive_int, default=20)
+    r.add_argument("--color", choices=studies_robust.COLORS, default="paper",
+                   help="colour images: paper = RGB pixels, volume-preserving YUV for DCT and wavelet")
+    r.add_argument("--alpha-range", type=_float_pair, default=(0.0, 3.0),
+                   help="the adaptive alpha's range LO,HI (the paper's VAE: 0,3)")
+    r.add_argument("--scale-min", type=_positive_float, default=1e-8,
+                   help="c = softplus(l) + scale_min (the paper's VAE: 1e-8)")
+    r.add_argument("--scale-init", choices=("data", "one"), default="data",
+                   help="data: each scale starts at the training set's per-coefficient standard deviation")
+    r.add_argument("--likelihood-lr-multiplier", type=_positive_float, default=10.0,
+                   help="learning rate of the likelihood's shape and scale latents, as a multiple of --lr")
+    r.add_argument("--epochs", type=_positive_int, default=100)
+    r.add_argument("--eval-every", type=_positive_int, default=5, help="epochs between validation ELBOs")
+    r.add_argument("--min-window", type=_positive_int, default=1000,
+                   help="the stopping rule's shortest window, in steps")
+    r.add_argument("--report-only", action="store_true",
+                   help="write the report from the finished runs in --out, training nothing")
     r.add_argument("--batch-size", type=_positive_int, default=100)
-    r.add_argument("--latent-dim", type=_positive_int, default=16)
+    r.add_argument("--latent-dim", type=_positive_int, default=64)
     r.add_argument("--lr", type=_positive_float, default=1e-3)
     r.add_argument("--eval-images", type=_positive_int, default=1000, help="validation images")
     _seed_out(r, "robust")
     return parser
+
+
+def _float_pair(text):
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers LO,HI, got {text!r}") from None
+    return lo, hi
 
 
 def _choices(allowed):
@@ -165,170 +182,13 @@ def _resume_flags(p):
                    help="continue the run in --out from its last checkpoint (same steps, same results)")
 
 
-def _load(args):
-    return _common.load_dataset(args.dataset, args.data_dir, seed=args.seed, limit=args.train_images)
-
-
-def _loss(name, a):
-    from keras_recon import losses
-
-    return {"l2": losses.SquaredError, "l1": losses.AbsoluteError}.get(name, lambda: losses.LogCosh(a=a))()
-
-
-def _label(name, a):
-    return {"l2": "squared L2", "l1": "L1"}.get(name, f"log-cosh a={a:g}")
-
-
-def compare(args):
-    import keras
-
-    from keras_recon import metrics
-    from keras_recon import optimizers
-    from keras_recon.callbacks.sample_grid import image_grid
-    from keras_recon.callbacks.sample_grid import save_png
-    from keras_recon.models import VAE
-    from keras_recon.models import WAE
-    from keras_recon.models import architectures
-
-    _common.check_resume(args)
-    out = _common.run_folder(args.out, "compare")
-    x, y, x_test, y_test = _load(args)
-    n = min(args.eval_images, len(x_test))
-    held_out = x_test[:n]
-    print(f"keras-recon compare: {args.model.upper()} ({args.arch}) on {args.dataset}, "
-          f"{len(x)} training images, {n} held out, backend {keras.backend.backend()}; writing {out}")
-
-    print("FID classifier (trained once per dataset, then cached):")
-    classifier = metrics.load_or_train_classifier(
-        f"{args.dataset}-train{len(x)}", x, y, epochs=args.classifier_epochs, verbose=2
-    )
-    fid = metrics.FID(metrics.feature_extractor(classifier))
-    real_stats = fid.statistics(held_out)
-
-    units = _common.Units(out, args)
-    curves, rows = {}, [held_out[:10]]
-    for name, a in args.losses:
-        label = _label(name, a)
-        safe = label.replace(" ", "_").replace("=", "")
-        finished = units.done(label)
-        if finished is None:
-            print(f"--- {label}")
-            keras.utils.set_random_seed(args.seed)
-            build = architectures.mlp if args.arch == "mlp" else architectures.conv_mnist
-            if args.model == "vae":
-                model = VAE(*build(x.shape[1:], args.latent_dim), seed=args.seed)
-            else:
-                model = WAE(*build(x.shape[1:], args.latent_dim, gaussian=False),
-                            mmd_weight=args.mmd_weight, seed=args.seed)
-            model.compile(optimizer=optimizers.Adam(args.lr), loss=_loss(name, a))
-            start = time.perf_counter()
-            history = units.train(label, model, x)
-            seconds = time.perf_counter() - start
-            evaluation = model.evaluate(held_out, batch_size=args.batch_size, verbose=0, return_dict=True)
-            recon = np.asarray(keras.ops.convert_to_numpy(model.reconstruct(held_out, batch_size=500)))
-            samples = np.asarray(keras.ops.convert_to_numpy(model.sample(n, seed=args.seed + 1)))
-            term = "kl" if args.model == "vae" else "mmd"
-            result = {
-                "sharpness_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(recon)))),
-                "sharpness_generated": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(samples)))),
-                "fid_generated": fid.distance(real_stats, samples),
-                "ssim_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.ssim(held_out, recon)))),
-                "mse_reconstructed": float(np.mean((recon - held_out) ** 2)),
-                term: float(evaluation[term]),
-                "train_seconds": seconds,
-                "curves": history,
-            }
-            model.save(os.path.join(out, f"model_{safe}.keras"))
-            save_png(os.path.join(out, f"grid_{safe}.png"), image_grid([held_out[:10], recon[:10], samples[:10]]))
-            units.finish(label, result, {"recon": recon[:10], "samples": samples[:10]})
-            images = {"recon": recon[:10], "samples": samples[:10]}
-        else:
-            result, images = finished
-        curves[label] = result["curves"]
-        rows += [images["recon"], images["samples"]]
-    results = {label: {k: v for k, v in r.items() if k != "curves"} for label, r in units.results.items()}
-
-    save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
-    _plot_curves(os.path.join(out, "training_curves.png"), curves)
-    input_sharpness = float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(held_out))))
-    payload = {
-        "settings": {k: v for k, v in vars(args).items() if k != "func"},
-        "input_sharpness": input_sharpness,
-        "results": results,
-        "curves": curves,
-        "backend": keras.backend.backend(),
-        "command": "keras-recon " + " ".join(sys.argv[1:]),
-    }
-    payload["settings"]["losses"] = [_label(n_, a_) for n_, a_ in args.losses]
-    payload["machine"] = _common.machine_note()
-    _common.write_json(os.path.join(out, "metrics.json"), payload)
-    report = _report(args, results, input_sharpness, n)
-    _common.write_text(os.path.join(out, "report.md"), report)
-    print("\n" + report)
-    print(f"Run folder: {out}")
-
-
-def _change(value, base):
-    return "" if base == 0 else f" ({100 * (value - base) / abs(base):+.0f}%)"
-
-
-def _report(args, results, input_sharpness, n):
-    term = "KL" if args.model == "vae" else "MMD"
-    lines = [
-        f"# {args.model.upper()} ({args.arch.upper()}) on {args.dataset}: reconstruction losses compared",
-        "",
-        f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, latent {args.latent_dim}, "
-        f"seed {args.seed}; measured on {n} held-out images and {n} samples. "
-        f"Sharpness: larger is sharper (held-out inputs: {input_sharpness:.4f}); FID: smaller is better "
-        "(our classifier's features, so absolute values differ from the paper's). "
-        "Changes are against squared L2, as in seed 000's tables.",
-        "",
-        f"| loss | sharpness, reconstructed | sharpness, generated | FID | SSIM | MSE | {term} |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    base = results.get("squared L2")
-    key = "kl" if args.model == "vae" else "mmd"
-    for label, r in results.items():
-        def cell(k, fmt):
-            return f"{r[k]:{fmt}}" + (_change(r[k], base[k]) if base and label != "squared L2" else "")
-        lines.append(
-            f"| {label} | {cell('sharpness_reconstructed', '.4f')} | {cell('sharpness_generated', '.4f')} | "
-            f"{cell('fid_generated', '.1f')} | {cell('ssim_reconstructed', '.3f')} | "
-            f"{cell('mse_reconstructed', '.4f')} | {cell(key, '.3f')} |"
-        )
-    lines += ["", "![inputs, then reconstructions and samples per loss](grid_all.png)", "",
-              "![training curves](training_curves.png)", ""]
-    return "\n".join(lines)
-
-
-def _plot_curves(path, curves):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for label, history in curves.items():
-        axes[0].plot(history["reconstruction"], label=label)
-        other = "kl" if "kl" in history else "mmd"
-        axes[1].plot(history[other], label=label)
-        axes[1].set_ylabel(other)
-    axes[0].set_ylabel("reconstruction term")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "second_stage_epochs", 0) < 0:
         parser.error("--second-stage-epochs must be 0 (none) or positive")
     if args.command == "compare":
-        compare(args)
+        studies_compare.run(args)
     elif args.command == "optimizers":
         studies_optimizers.run(args)
     elif args.command == "balance":

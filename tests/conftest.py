@@ -7,11 +7,9 @@ import pytest
 
 # JAX compiles every jitted step afresh in each new model and process; the
 # suite builds many identical ones (and the CLI tests start processes that
-# compile the same steps again). A compilation cache shared by this session
-# and its subprocesses, removed at exit, serves the repeats: on a 2-core CPU
-# it took tests/reliability/test_resume.py plus tests/test_cli.py from 143
-# to 120 s. It changes no result: an executable is reused only for an
-# identical program. Set before JAX is imported; a user's own setting wins.
+# compile the same steps again). A compilation cache shared by the pytest
+# process and its subprocesses, removed at exit, serves the repeats. It
+# changes no result: an executable is reused only for an identical program. Set before JAX is imported; a user's own setting wins.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     _jax_cache = tempfile.mkdtemp(prefix="keras-recon-jax-cache-")
     atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)

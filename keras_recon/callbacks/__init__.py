@@ -4,6 +4,5 @@ from keras_recon.callbacks.gamma_balancer import GammaBalancer
 from keras_recon.callbacks.image_quality import ImageQuality
 from keras_recon.callbacks.latent_stats import LatentStats
 from keras_recon.callbacks.sample_grid import SampleGrid
-from keras_recon.callbacks.sample_grid import image_grid
 
-__all__ = ["GammaBalancer", "ImageQuality", "LatentStats", "SampleGrid", "image_grid"]
+__all__ = ["GammaBalancer", "ImageQuality", "LatentStats", "SampleGrid"]

@@ -12,7 +12,7 @@ class LatentStats(keras.callbacks.Callback):
     Writes `variance_law` (the mean over latents of `E[mu^2] + E[sigma^2]`,
     1 when the aggregate posterior matches the prior) and
     `inactive_latents` (latents with `E[sigma^2] >= threshold`) into `logs`,
-    computed on held-out images (seed 003, sections II-A and V).
+    computed on held-out images (Asperti and Trentin, sections II-A and V).
 
     Args:
         images: Held-out inputs for the encoder.

@@ -4,31 +4,8 @@ import keras
 import numpy as np
 
 from keras_recon.callbacks import _model_access as access
-
-
-def image_grid(rows):
-    """Tiles a list of equal-length image batches into one uint8 picture.
-
-    Each entry of `rows` is a batch `(n, h, w, c)` in `[0, 1]` and becomes one
-    row of the grid, with a one-pixel white border between tiles.
-    """
-    rows = [np.clip(np.asarray(r, np.float32), 0, 1) for r in rows]
-    n, h, w, c = rows[0].shape
-    grid = np.ones((len(rows) * (h + 1) + 1, n * (w + 1) + 1, c), np.float32)
-    for i, batch in enumerate(rows):
-        for j, image in enumerate(batch):
-            top, left = 1 + i * (h + 1), 1 + j * (w + 1)
-            grid[top : top + h, left : left + w] = image
-    grid = (grid * 255).round().astype(np.uint8)
-    return grid[..., 0] if c == 1 else grid
-
-
-def save_png(path, picture):
-    from PIL import Image
-
-    tmp = path + ".tmp.png"
-    Image.fromarray(picture).save(tmp)
-    os.replace(tmp, path)
+from keras_recon.images import image_grid
+from keras_recon.images import save_png
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -1,9 +1,13 @@
+import inspect
 import math
 
 import keras
 import numpy as np
 
 from keras_recon.data._checks import check_images
+
+# `keras.Model.fit`'s parameters, in order, without `self`.
+_FIT_PARAMETERS = tuple(inspect.signature(keras.Model.fit).parameters)[1:]
 
 
 class ImageBatches(keras.utils.PyDataset):
@@ -77,3 +81,14 @@ class ImageBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self._epoch += 1
         self._order = self._make_order()
+
+
+def fit_keyword_arguments(args, kwargs):
+    """`fit`'s keyword arguments with `shuffle=False` added for an
+    `ImageBatches` given no `shuffle`: it orders its batches itself (seeded
+    per epoch), and Keras's default `shuffle=True` would reorder them again
+    with Python's `random`."""
+    x = args[0] if args else kwargs.get("x")
+    if len(args) <= _FIT_PARAMETERS.index("shuffle") and "shuffle" not in kwargs and isinstance(x, ImageBatches):
+        return {**kwargs, "shuffle": False}
+    return kwargs

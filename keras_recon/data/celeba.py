@@ -2,7 +2,7 @@ import os
 
 import numpy as np
 
-from keras_recon.data._paths import resolve_dir
+from keras_recon.data.paths import resolve_dir
 
 
 def load_celeba(path=None, *, limit=None, size=64, crop=148):
@@ -10,7 +10,7 @@ def load_celeba(path=None, *, limit=None, size=64, crop=148):
 
     Each 178x218 image of `img_align_celeba/` is centre-cropped to
     `crop x crop` and resized to `size x size` with bicubic interpolation
-    (never nearest-neighbour, whose jaggies ruin FID; see seed 003's
+    (never nearest-neighbour, whose jaggies ruin FID; see Asperti and Trentin's
     appendix), the usual preprocessing of the 64x64 VAE papers.
 
     Args:

@@ -5,7 +5,7 @@ import numpy as np
 
 from keras_recon.data._checks import check_images
 from keras_recon.data._checks import check_labels
-from keras_recon.data._paths import resolve_dir
+from keras_recon.data.paths import resolve_dir
 
 _NPZ = "cifar10_lossless_subset.npz"
 

@@ -4,7 +4,7 @@ import os
 import numpy as np
 
 from keras_recon.data._checks import check_labels
-from keras_recon.data._paths import resolve_dir
+from keras_recon.data.paths import resolve_dir
 
 _IMAGE_MAGIC, _LABEL_MAGIC = 2051, 2049
 _FILES = {

@@ -9,12 +9,12 @@ negative log-likelihood per sample.
 from keras_recon.likelihoods.adaptive_robust import AdaptiveRobust
 from keras_recon.likelihoods.adaptive_robust import sample_general
 from keras_recon.likelihoods.gaussian import Gaussian
-from keras_recon.likelihoods.gaussian_nll import GaussianNLL
 from keras_recon.likelihoods.heavy_tailed import Cauchy
 from keras_recon.likelihoods.heavy_tailed import StudentT
 from keras_recon.likelihoods.heavy_tailed import lgamma
 from keras_recon.likelihoods.laplace import Laplace
 from keras_recon.likelihoods.log_partition import log_partition
+from keras_recon.losses.gaussian_nll import GaussianNLL
 
 __all__ = [
     "AdaptiveRobust",

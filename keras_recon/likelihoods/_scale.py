@@ -5,8 +5,6 @@ import math
 import keras
 from keras import ops
 
-from keras_recon.losses._common import flatten_batch
-
 MODES = ("fixed", "learned", "computed", "optimal")
 
 
@@ -38,25 +36,40 @@ def flatten_samples(y_true, y_pred, *maps):
 
     Every likelihood is elementwise and then summed per sample, so no value
     changes; it matters for speed: XLA on CPU does not vectorise fused loops
-    over a trailing axis of size 1 (MNIST's channel axis), which made the
-    per-pixel adaptive likelihood's VAE step 1.4x the squared error's on JAX
-    (`benchmarks/train_step.py`). Maps are the per-element parameters
-    (shape `()` or the sample shape); if one has any other shape, nothing
-    is flattened.
+    over a trailing axis of size 1 (MNIST's channel axis). Maps are the
+    per-element parameters (shape `()` or the sample shape); if one has any
+    other shape, or a size is unknown while tracing, nothing is flattened.
     """
     sample_shape = tuple(y_true.shape[1:])
-    if any(tuple(m.shape) not in ((), sample_shape) for m in maps):
+    size = math.prod(d or 0 for d in sample_shape)
+    if len(sample_shape) <= 1 or not size or any(tuple(m.shape) not in ((), sample_shape) for m in maps):
         return (y_true, y_pred) + maps
-    flat_true, flat_pred = flatten_batch(y_true), flatten_batch(y_pred)
-    if flat_true is y_true:  # rank 2, or a size unknown while tracing
-        return (y_true, y_pred) + maps
-    size = flat_true.shape[1]
-    flat_maps = tuple(ops.reshape(m, (size,)) if len(m.shape) else m for m in maps)
-    return (flat_true, flat_pred) + flat_maps
+    flat = tuple(ops.reshape(x, (-1, size)) for x in (y_true, y_pred))
+    return flat + tuple(ops.reshape(m, (size,)) if len(m.shape) else m for m in maps)
 
 
 def pixel_count(x):
     return math.prod(x.shape[1:]) if len(x.shape) > 1 else 1
+
+
+class LatestValue(keras.metrics.Metric):
+    """A metric whose result is the last value given to `update_state`.
+
+    Keras logs a model's metrics after every step, so a value computed
+    inside the compiled step reaches callbacks and `History` this way
+    without reading any variable back between steps.
+    """
+
+    def __init__(self, name, dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+        # "mean": under tf.distribute every replica reports the same value.
+        self.value = self.add_variable(shape=(), initializer="zeros", aggregation="mean", name="value")
+
+    def update_state(self, value):
+        self.value.assign(ops.cast(value, self.dtype))
+
+    def result(self):
+        return ops.convert_to_tensor(self.value)
 
 
 class ScaledLikelihood(keras.layers.Layer):
@@ -68,14 +81,18 @@ class ScaledLikelihood(keras.layers.Layer):
 
     - fixed: the scale given as a number.
     - learned: `log scale` is a trainable scalar.
-    - computed: the scale is read from a non-trainable running estimate of
-      the statistic, updated after each minibatch by
-      `keras_recon.callbacks.GammaBalancer` as
-      `s <- min(s, 0.99 s + 0.01 s_batch)`, starting at 1 (seed 003's code).
-      Each training step stores its true minibatch statistic in
-      `batch_statistic` for the callback to read.
+    - computed: the scale is read from a non-trainable running estimate `s`
+      of the statistic, starting at 1, which every training step updates
+      after computing its loss with the previous value, as in Asperti and
+      Trentin's code:
+      `s <- min(s, decay * s + (1 - decay) * s_batch)`, `decay` a
+      non-trainable variable (0.99; `keras_recon.callbacks.GammaBalancer`
+      sets it). Both are variables assigned inside the step, which Keras
+      carries from one compiled step to the next on every backend, as it
+      does a batch normalisation's moving mean. The scale after each call
+      is reported by a metric named after the scale (`logs["gamma"]`).
     - optimal: the scale is the current minibatch's statistic, with its
-      gradient (seed 001's log-MSE).
+      gradient (Beckham's log-MSE).
     """
 
     scale_name = "scale"
@@ -108,57 +125,45 @@ class ScaledLikelihood(keras.layers.Layer):
                 initializer=keras.initializers.Constant(math.log(self.initial_scale)),
             )
         if self.mode == "computed":
+            # "mean": under tf.distribute each replica updates from its own
+            # part of the batch, and the variable keeps their mean.
             self.running_statistic = self.add_weight(
-                name="running_statistic", shape=(), trainable=False,
+                name="running_statistic", shape=(), trainable=False, aggregation="mean",
                 initializer=keras.initializers.Constant(1.0),
             )
-            self.batch_statistic = self.add_weight(
-                name="batch_statistic", shape=(), trainable=False,
-                initializer=keras.initializers.Constant(1.0),
+            self.decay = self.add_weight(
+                name="decay", shape=(), trainable=False, aggregation="mean",
+                initializer=keras.initializers.Constant(0.99),
             )
+            self.scale_tracker = LatestValue(self.scale_name)
         self.built = True
 
     def statistic(self, residual):
         raise NotImplementedError
 
-    def scale_from_statistic(self, statistic, xp=ops):
-        """The scale for a value of the statistic, in `xp`'s arithmetic
-        (`keras.ops` in a step; `numpy` for `GammaBalancer`, which works on
-        the host between steps)."""
+    def scale_from_statistic(self, statistic):
+        """The scale for a value of the statistic."""
         raise NotImplementedError
 
     def current_scale(self, residual=None):
-        """The scale this step uses (residual needed for "optimal")."""
+        """The scale this step uses (the residual is needed for "optimal")."""
         if self.mode == "fixed":
             return ops.convert_to_tensor(float(self.scale))
         if self.mode == "learned":
             return ops.exp(self.log_scale)
         if self.mode == "computed":
-            return self.scale_from_statistic(self.running_statistic)
+            return self.scale_from_statistic(ops.convert_to_tensor(self.running_statistic))
         return self.scale_from_statistic(self.statistic(residual))
 
-    def _rescaled(self, residual):
-        """The residual divided by its largest magnitude, and that factor's log.
-
-        Only for the optimal mode, whose scale is a statistic of the batch:
-        the likelihood is unchanged by a common factor (`r / scale` and
-        `log scale` shift together), but the mean square of huge residuals
-        would overflow to inf and give inf / inf. The factor is a constant
-        to the gradient, which is therefore exact. Other modes are returned
-        as they are, with offset 0.
-        """
-        if self.mode != "optimal":
-            return residual, 0.0
-        peak = ops.stop_gradient(ops.max(ops.abs(residual)))
-        peak = ops.where(peak > 0, peak, ops.ones_like(peak))
-        return residual / peak, ops.log(peak)
-
-    def _prepare(self, y_true, y_pred):
-        y_true, y_pred = flatten_samples(*as_float32_pair(y_true, y_pred))
-        residual = y_pred - y_true
-        if self.mode == "computed":
-            self.batch_statistic.assign(ops.stop_gradient(self.statistic(residual)))
-        return residual
+    def _update_running_statistic(self, y_true, y_pred, training):
+        """The computed mode's update, after the loss has read the scale."""
+        if self.mode != "computed":
+            return
+        if training:
+            batch = ops.stop_gradient(self.statistic(y_pred - y_true))
+            running, decay = ops.convert_to_tensor(self.running_statistic), ops.convert_to_tensor(self.decay)
+            self.running_statistic.assign(ops.minimum(running, decay * running + (1.0 - decay) * batch))
+        self.scale_tracker.update_state(self.current_scale())
 
     def get_config(self):
         config = super().get_config()

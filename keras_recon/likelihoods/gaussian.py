@@ -1,20 +1,17 @@
-import math
-
 import keras
 from keras import ops
 
 from keras_recon.likelihoods._scale import ScaledLikelihood
-from keras_recon.likelihoods._scale import pixel_count
-from keras_recon.likelihoods._scale import residual_shape_sum
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+from keras_recon.likelihoods._scale import as_float32_pair
+from keras_recon.losses.gaussian_nll import gamma_from_mse
+from keras_recon.losses.gaussian_nll import gaussian_nll
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class Gaussian(ScaledLikelihood):
     """Gaussian decoder likelihood with a fixed, learned, computed or optimal gamma.
 
-    Negative log-likelihood per sample, summed over pixels (seed 003 eq. 8):
+    Negative log-likelihood per sample, summed over pixels (Asperti and Trentin, eq. 8):
 
     ```python
     nll = sum((y_pred - y_true)**2 / (2 gamma**2) + log(gamma) + log(2 pi) / 2)
@@ -26,13 +23,15 @@ class Gaussian(ScaledLikelihood):
       plus a constant);
     - `"learned"`: `log gamma` is trained with the model (Dai & Wipf 2019);
     - `"computed"`: `gamma**2` is the running minimum-smoothed minibatch MSE
-      maintained by `callbacks.GammaBalancer` (seed 003 section III), never
-      trained; keras_recon models add the callback to `fit` themselves;
+      (Asperti and Trentin, section III), updated by every training step
+      and never trained; `callbacks.GammaBalancer` sets its decay and
+      records it, and keras_recon models add that callback to `fit`
+      themselves;
     - `"optimal"`: `gamma**2` is the current minibatch MSE, gradient
-      included, which turns the loss into `D/2 log MSE` (seed 001).
+      included, which turns the loss into `D/2 log MSE` (Beckham).
 
     With the VAE's KL summed over latents and this NLL summed over pixels,
-    the balance depends on both sizes: seed 003 multiplies the KL by 4 when
+    the balance depends on both sizes: Asperti and Trentin multiply the KL by 4 when
     going from 32x32 CIFAR-10 to 64x64 CelebA with the same 64 latents (use
     `VAE(beta=4.0)` there).
 
@@ -72,13 +71,12 @@ class Gaussian(ScaledLikelihood):
     def statistic(self, residual):
         return ops.mean(ops.square(residual))
 
-    def scale_from_statistic(self, statistic, xp=ops):
-        # A perfect batch (MSE 0) would make log(gamma) infinite.
-        return xp.sqrt(xp.maximum(statistic, 1e-12))
+    def scale_from_statistic(self, statistic):
+        return gamma_from_mse(statistic)
 
-    def call(self, y_true, y_pred):
-        residual, log_peak = self._rescaled(self._prepare(y_true, y_pred))
-        gamma = self.current_scale(residual)
-        squared = residual_shape_sum(ops.square(residual))
-        count = pixel_count(residual)
-        return squared / (2.0 * ops.square(gamma)) + count * (ops.log(gamma) + log_peak + _HALF_LOG_2PI)
+    def call(self, y_true, y_pred, training=False):
+        y_true, y_pred = as_float32_pair(y_true, y_pred)
+        gamma = "optimal" if self.mode == "optimal" else self.current_scale()
+        nll = gaussian_nll(y_true, y_pred, gamma=gamma)
+        self._update_running_statistic(y_true, y_pred, training)
+        return nll

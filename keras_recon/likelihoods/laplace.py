@@ -4,15 +4,18 @@ import keras
 from keras import ops
 
 from keras_recon.likelihoods._scale import ScaledLikelihood
+from keras_recon.likelihoods._scale import as_float32_pair
+from keras_recon.likelihoods._scale import flatten_samples
 from keras_recon.likelihoods._scale import pixel_count
 from keras_recon.likelihoods._scale import residual_shape_sum
+from keras_recon.losses.gaussian_nll import rescaled_by_peak
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class Laplace(ScaledLikelihood):
     """Laplace decoder likelihood with a fixed, learned, computed or optimal scale.
 
-    Negative log-likelihood per sample, summed over pixels (seed 001):
+    Negative log-likelihood per sample, summed over pixels (Beckham):
 
     ```python
     nll = sum(|y_pred - y_true| / b + log(2 b))
@@ -20,7 +23,7 @@ class Laplace(ScaledLikelihood):
 
     `b` takes the same modes as `Gaussian`'s gamma; the maximum-likelihood
     scale, used by the computed and optimal modes, is the mean absolute
-    residual. Seed 001 argues for it: its gradient does not grow as the
+    residual. Beckham argues for it: its gradient does not grow as the
     error shrinks, so it does not silently reweight the KL term.
 
     Example:
@@ -51,13 +54,17 @@ class Laplace(ScaledLikelihood):
     def statistic(self, residual):
         return ops.mean(ops.abs(residual))
 
-    def scale_from_statistic(self, statistic, xp=ops):
+    def scale_from_statistic(self, statistic):
         # A perfect batch (MAE 0) would make log(b) infinite.
-        return xp.maximum(statistic, 1e-6)
+        return ops.maximum(statistic, 1e-6)
 
-    def call(self, y_true, y_pred):
-        residual = self._prepare(y_true, y_pred)
-        residual, log_peak = self._rescaled(residual)
+    def call(self, y_true, y_pred, training=False):
+        y_true, y_pred = flatten_samples(*as_float32_pair(y_true, y_pred))
+        residual, log_peak = y_pred - y_true, 0.0
+        if self.mode == "optimal":
+            residual, log_peak = rescaled_by_peak(residual)
         b = self.current_scale(residual)
         absolute = residual_shape_sum(ops.abs(residual))
-        return absolute / b + pixel_count(residual) * (ops.log(b) + log_peak + math.log(2.0))
+        nll = absolute / b + pixel_count(residual) * (ops.log(b) + log_peak + math.log(2.0))
+        self._update_running_statistic(y_true, y_pred, training)
+        return nll

@@ -16,8 +16,8 @@ def _table():
     With values `v0, v1` and slopes `m0, m1` (per unit of `t`) at the
     interval's ends the cubic is `v0 + m0 t + c2 t^2 + c3 t^3`, with
     `c2 = 3 (v1 - v0) - 2 m0 - m1` and `c3 = 2 (v0 - v1) + m0 + m1`
-    (computed in float64): one lookup per alpha and a Horner evaluation,
-    where the Hermite basis took four lookups.
+    (computed in float64), so that each alpha needs one lookup and a
+    Horner evaluation.
     """
     with np.load(_TABLE) as data:
         values = data["g"].astype("float64")
@@ -82,56 +82,6 @@ def log_partition(alpha):
     v0, m0, c2, c3 = ops.unstack(ops.take(table, index, axis=0), 4, axis=-1)
     smooth = ((c3 * t + c2) * t + m0) * t + v0
     return smooth + ops.where(is_inf, ops.zeros_like(alpha), _singular(finite))
-
-
-@functools.lru_cache(maxsize=1)
-def _torch_table():
-    """`(knots, 4, 2)`: per power of `t`, highest first, the coefficients of
-    the cubic and of its derivative in `t`, so one Horner pass gives both."""
-    import torch
-
-    v0, m0, c2, c3 = _table().T
-    zero = np.zeros_like(v0)
-    cubic = np.stack([c3, c2, m0, v0], axis=1)
-    derivative = np.stack([zero, 3.0 * c3, 2.0 * c2, m0], axis=1)
-    return torch.from_numpy(np.stack([cubic, derivative], axis=2).astype("float32"))
-
-
-def torch_log_partition_and_slope(alpha):
-    """`log Z(alpha)` and its derivative for a finite, non-negative PyTorch
-    `alpha`, outside autograd: the same cubic and singular part as
-    `log_partition`, with the derivative written out (the cubic's slope in
-    `t` times `dt / dalpha = knots / (1 + alpha)**2`).
-
-    For the eager PyTorch training path, where autodiff of the twenty-odd
-    `keras.ops` calls above cost more than the NLL of a `(100, 784)` batch.
-    """
-    import torch
-
-    table = _torch_table()
-    knots = float(len(table))
-    with torch.no_grad():
-        inv = torch.reciprocal(alpha + 1.0)
-        position = torch.mul(alpha, inv).mul_(knots)
-        index = position.floor().clamp_(0.0, knots - 1.0)
-        t = position.sub_(index).unsqueeze_(-1)
-        coefficients = torch.index_select(table, 0, index.int())
-        both = coefficients[:, 0]
-        for power in (1, 2, 3):
-            both = torch.addcmul(coefficients[:, power], both, t)
-        value, slope = both.unbind(-1)
-        slope.mul_(inv.square_().mul_(knots))
-        # Singular part 0.25 g log(max(|g|, 1e-6)) w, with w = exp(-g^2 / 2):
-        # with q = 0.25 w log|g| its slope is q (1 - g^2) + 0.25 w [|g| > 1e-6].
-        gap = alpha - 2.0
-        gap_sq = torch.square(gap)
-        quarter_window = torch.exp(gap_sq.mul(-0.5)).mul_(0.25)
-        magnitude = gap.abs()
-        q = torch.log(magnitude.clamp(min=1e-6)).mul_(quarter_window)
-        value.addcmul_(gap, q)
-        slope.addcmul_(q, gap_sq.neg_().add_(1.0))
-        slope.add_(quarter_window.masked_fill_(magnitude <= 1e-6, 0.0))
-    return value, slope
 
 
 __all__ = ["log_partition", "LOG_Z_INFINITY"]

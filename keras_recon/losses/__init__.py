@@ -9,26 +9,17 @@ from keras_recon.losses.absolute_error import AbsoluteError
 from keras_recon.losses.absolute_error import absolute_error
 from keras_recon.losses.beta_divergence import BetaDivergence
 from keras_recon.losses.beta_divergence import beta_divergence
+from keras_recon.losses.gaussian_nll import GaussianNLL
+from keras_recon.losses.gaussian_nll import gaussian_nll
 from keras_recon.losses.general_robust import GeneralRobust
 from keras_recon.losses.general_robust import general_robust
-from keras_recon.losses.general_robust import rho as robust_rho
+from keras_recon.losses.general_robust import robust_rho
 from keras_recon.losses.i_divergence import IDivergence
 from keras_recon.losses.i_divergence import i_divergence
 from keras_recon.losses.log_cosh import LogCosh
 from keras_recon.losses.log_cosh import log_cosh
 from keras_recon.losses.squared_error import SquaredError
 from keras_recon.losses.squared_error import squared_error
-
-
-def __getattr__(name):
-    # GaussianNLL lives with the likelihoods (it wraps the Gaussian layer);
-    # it is offered here too, where a Keras user looks for a loss.
-    if name == "GaussianNLL":
-        from keras_recon.likelihoods.gaussian_nll import GaussianNLL
-
-        return GaussianNLL
-    raise AttributeError(name)
-
 
 __all__ = [
     "AbsoluteError",
@@ -40,6 +31,7 @@ __all__ = [
     "SquaredError",
     "absolute_error",
     "beta_divergence",
+    "gaussian_nll",
     "general_robust",
     "i_divergence",
     "log_cosh",

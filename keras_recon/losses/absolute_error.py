@@ -41,11 +41,7 @@ def absolute_error(y_true, y_pred, *, sample_reduction="sum"):
 class AbsoluteError(ReconstructionLoss):
     """L1 reconstruction loss, summed over each sample's pixels.
 
-    Formula:
-
-    ```python
-    loss = sum(abs(y_pred - y_true))   # per sample, non-batch axes
-    ```
+    The log-cosh paper's other baseline (its eq. 4); see `absolute_error`.
 
     Example:
 
@@ -60,11 +56,6 @@ class AbsoluteError(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"absolute_error"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - [Chen et al., "Log Hyperbolic Cosine Loss Improves Variational
-          Auto-Encoder", 2019](https://openreview.net/forum?id=rkglvsC9Ym),
-          eq. 4.
     """
 
     fn = staticmethod(absolute_error)

@@ -6,7 +6,6 @@ from keras import ops
 from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
-from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -180,12 +179,12 @@ def beta_divergence(
     (see `elementwise_beta_divergence`): exact where both inputs are at
     least `epsilon`, zero where `y_true == y_pred`, and below the floor a
     finite gradient that pushes `y_pred` toward `y_true`. The gradient is
-    the derivative of the value computed, in both arguments. Negative
-    inputs raise `ValueError` when eager; inside a compiled step (`jit`,
-    `tf.function`) values cannot be inspected and a negative input gives
-    an undefined result. For `beta > 1`, inputs whose `beta`-th power
-    exceeds float32's range raise `ValueError` when eager and are clipped
-    to it when compiled.
+    the derivative of the value computed, in both arguments. The
+    continuation is a convex quadratic defined for every real input, so a
+    negative input (which the divergence itself does not allow) still gets
+    a finite, non-negative value and a gradient toward `y_true`. For
+    `beta > 1`, inputs are clipped to the size whose `beta`-th power stays
+    inside float32's range.
 
     Example:
 
@@ -219,43 +218,24 @@ def beta_divergence(
     beta = check_beta(beta, epsilon)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    extremes = non_negative_extremes(y_true, y_pred)
     if beta > 1.0:
-        if extremes is not None:
-            _check_no_overflow(extremes[2], beta)
-        else:
-            bound = math.exp(math.log(_FLOAT32_LIMIT) / beta)
-            y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
+        # The terms y**beta / (beta (beta - 1)) and y x**(beta - 1) / (beta - 1)
+        # are each of size max(y, x)**beta: past float32's range they are
+        # inf and their difference NaN.
+        bound = math.exp(math.log(_FLOAT32_LIMIT) / beta)
+        y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
     values = elementwise_beta_divergence(y_true, y_pred, beta, epsilon)
     return reduce_per_sample(values, sample_reduction, out_dtype)
-
-
-def _check_no_overflow(peak, beta):
-    # For beta > 1 the terms y**beta / (beta (beta - 1)) and y x**(beta - 1) /
-    # (beta - 1) are each of size peak**beta; past float32's range they are
-    # inf and their difference NaN.
-    if beta * math.log(max(peak, 1e-300)) > math.log(_FLOAT32_LIMIT):
-        raise ValueError(
-            f"beta_divergence with beta={beta}: inputs as large as {peak:.3g} overflow float32 "
-            f"(peak**beta > 1e37); rescale the data (e.g. to [0, 1])."
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class BetaDivergence(ReconstructionLoss):
     """Beta-divergence reconstruction loss `d_beta(y_true | y_pred)`.
 
-    Formula, with `y = y_true` and `x = y_pred`:
-
-    ```python
-    d = sum(y**beta / (beta * (beta - 1)) + x**beta / beta
-            - y * x**(beta - 1) / (beta - 1))
-    ```
-
     The family joins the squared error (`beta=2`, half of it), the
-    I-divergence (`beta=1`, equal to `IDivergence(direction=2)`) and
-    Itakura-Saito (`beta=0`), continuously in beta. See `beta_divergence`
-    for the numerics at zeros.
+    I-divergence (`beta=1`, equal to `IDivergence(direction="forward")`)
+    and Itakura-Saito (`beta=0`), continuously in beta. See
+    `beta_divergence` for the formula and the numerics at zeros.
 
     Example:
 
@@ -275,10 +255,6 @@ class BetaDivergence(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"beta_divergence"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - Takuma Haruguchi, "Autoencoder with New Loss Functions", thesis
-          supervised by Shuxue Ding, 2019, fig. 1 and eq. 29.
     """
 
     fn = staticmethod(beta_divergence)

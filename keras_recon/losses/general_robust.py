@@ -11,8 +11,14 @@ from keras_recon.losses._common import reduce_per_sample
 
 # Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
 # element leaves room for per-sample sums over ~1e12 elements in float32).
-_MAX_EXPONENT = 60.0
-_EPS = 1.1920929e-07  # float32 machine epsilon, as in Barron's code.
+MAX_EXPONENT = 60.0
+# Floor of the divisors |alpha| and |alpha - 2| for a tensor alpha: float32's
+# machine epsilon, as in Barron's code.
+ALPHA_FLOOR = 1.1920929e-07
+# Residuals beyond this many scales are clipped: the square (1e36) and its
+# derivative then stay inside float32's range.
+RESIDUAL_LIMIT = 1e18
+SPECIAL_ALPHAS = (-math.inf, 0.0, 2.0, math.inf)
 
 
 def check_alpha(alpha):
@@ -25,34 +31,6 @@ def check_alpha(alpha):
     return float(alpha)
 
 
-def _rho_two(z):
-    return 0.5 * z
-
-
-def _rho_zero(z):
-    return ops.log1p(0.5 * z)
-
-
-def _rho_neg_inf(z):
-    return -ops.expm1(-0.5 * z)
-
-
-def _rho_pos_inf(z):
-    return ops.expm1(ops.minimum(0.5 * z, _MAX_EXPONENT))
-
-
-def _rho_general(z, alpha, beta):
-    # (beta / alpha) * ((z / beta + 1)^(alpha / 2) - 1), through expm1/log1p
-    # so it stays accurate as alpha -> 0 and cannot overflow.
-    exponent = ops.minimum(0.5 * alpha * ops.log1p(z / beta), _MAX_EXPONENT)
-    return (beta / alpha) * ops.expm1(exponent)
-
-
-# Residuals beyond this many scales are clipped: the square (1e36) and its
-# derivative then stay inside float32's range.
-_RESIDUAL_LIMIT = 1e18
-
-
 def scaled_square(x, scale):
     """`(x / scale)**2`, with `x / scale` clipped to `+-1e18`.
 
@@ -63,10 +41,26 @@ def scaled_square(x, scale):
     gradient 0.
     """
     t = x / scale
-    return ops.square(ops.clip(t, -_RESIDUAL_LIMIT, _RESIDUAL_LIMIT))
+    return ops.square(ops.clip(t, -RESIDUAL_LIMIT, RESIDUAL_LIMIT))
 
 
-def rho(x, alpha, scale):
+# rho as a function of z = (x / c)^2 at each special alpha.
+_SPECIAL_CASES = {
+    2.0: lambda z: 0.5 * z,
+    0.0: lambda z: ops.log1p(0.5 * z),
+    -math.inf: lambda z: -ops.expm1(-0.5 * z),
+    math.inf: lambda z: ops.expm1(ops.minimum(0.5 * z, MAX_EXPONENT)),
+}
+
+
+def _general_case(z, alpha, b):
+    # (b / alpha) * ((z / b + 1)^(alpha / 2) - 1), through expm1/log1p
+    # so it stays accurate as alpha -> 0 and cannot overflow.
+    exponent = ops.minimum(0.5 * alpha * ops.log1p(z / b), MAX_EXPONENT)
+    return (b / alpha) * ops.expm1(exponent)
+
+
+def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
     """Barron's general robust loss `rho(x, alpha, c)`, elementwise.
 
     Formula:
@@ -88,14 +82,17 @@ def rho(x, alpha, scale):
 
     `alpha` and `scale` may be Python numbers or tensors that broadcast with
     `x`. A Python `alpha` computes only its own case. A tensor `alpha`
-    computes every case with safe divisors (`|alpha|` and `|alpha - 2|`
-    floored at float32 epsilon, infinities replaced by a finite stand-in)
-    and picks with `where`, so an untaken case never puts NaN into a
-    gradient; value and gradients in `x`, `alpha` and `scale` are finite for
-    every `alpha` in `[-inf, +inf]`. Exponents are capped at 60, so values
-    saturate near `1e26` instead of overflowing, and residuals beyond
-    `1e18` scales are clipped (`scaled_square`), so the loss is flat there
-    and no gradient is NaN for any finite input.
+    computes the general form with safe divisors (`|alpha|` and
+    `|alpha - 2|` floored at float32 epsilon, infinities replaced by a
+    finite stand-in) and each special value in `special_alphas` by its
+    closed form, picked with `where`, so an untaken case never puts NaN
+    into a gradient; value and gradients in `x`, `alpha` and `scale` are
+    finite for every `alpha` in `[-inf, +inf]`, by autodiff. A caller that
+    keeps `alpha` inside a range lists only the special values in it.
+    Exponents are capped at 60, so values saturate near `1e26` instead of
+    overflowing, and residuals beyond `1e18` scales are clipped
+    (`scaled_square`), so the loss is flat there and no gradient is NaN
+    for any finite input.
 
     Example:
 
@@ -107,6 +104,8 @@ def rho(x, alpha, scale):
         x: Residuals.
         alpha: Shape parameter, in `[-inf, +inf]`.
         scale: Positive scale `c`.
+        special_alphas: The special values a tensor `alpha` may take.
+            Defaults to `(-inf, 0, 2, inf)`.
 
     Returns:
         `rho(x, alpha, scale)`, the shape of `x` broadcast with the others.
@@ -121,43 +120,18 @@ def rho(x, alpha, scale):
     z = scaled_square(x, scale)
     if isinstance(alpha, (int, float)):
         alpha = check_alpha(alpha)
-        if alpha == 2.0:
-            return _rho_two(z)
-        if alpha == 0.0:
-            return _rho_zero(z)
-        if alpha == -math.inf:
-            return _rho_neg_inf(z)
-        if alpha == math.inf:
-            return _rho_pos_inf(z)
-        return _rho_general(z, alpha, abs(alpha - 2.0))
-
-    return rho_of_tensor_alpha(z, alpha)
-
-
-_CASES = ((2.0, _rho_two), (0.0, _rho_zero), (math.inf, _rho_pos_inf), (-math.inf, _rho_neg_inf))
-
-
-def rho_of_tensor_alpha(z, alpha, special_alphas=(-math.inf, 0.0, 2.0, math.inf)):
-    """`rho` of `z = (x / c)^2` for a tensor `alpha`, elementwise.
-
-    The general form is computed with safe divisors, and each special value
-    in `special_alphas` that `alpha` may take gets its own closed form,
-    picked with `where`. A caller that knows `alpha`'s range (the adaptive
-    likelihood keeps it inside its bounds) lists only the special values in
-    that range and skips the others' full-size passes.
-    """
+        if alpha in _SPECIAL_CASES:
+            return _SPECIAL_CASES[alpha](z)
+        return _general_case(z, alpha, abs(alpha - 2.0))
     alpha = ops.cast(alpha, z.dtype)
     finite_alpha = alpha
     if any(math.isinf(v) for v in special_alphas):
         finite_alpha = ops.where(ops.isinf(alpha), ops.ones_like(alpha), alpha)
-    beta_safe = ops.maximum(_EPS, ops.abs(finite_alpha - 2.0))
-    alpha_safe = ops.where(finite_alpha >= 0, 1.0, -1.0) * ops.maximum(
-        _EPS, ops.abs(finite_alpha)
-    )
-    value = _rho_general(z, alpha_safe, beta_safe)
-    for special, case in _CASES:  # innermost first
-        if special in special_alphas:
-            value = ops.where(alpha == special, case(z), value)
+    b = ops.maximum(ALPHA_FLOOR, ops.abs(finite_alpha - 2.0))
+    signed_alpha = ops.where(finite_alpha >= 0, 1.0, -1.0) * ops.maximum(ALPHA_FLOOR, ops.abs(finite_alpha))
+    value = _general_case(z, signed_alpha, b)
+    for special in special_alphas:
+        value = ops.where(alpha == special, _SPECIAL_CASES[special](z), value)
     return value
 
 
@@ -169,7 +143,7 @@ def general_robust(
     Formula:
 
     ```python
-    loss = sum(rho(y_pred - y_true, alpha, scale))   # non-batch axes
+    loss = sum(robust_rho(y_pred - y_true, alpha, scale))   # non-batch axes
     ```
 
     See `robust_rho` for `rho`, its special cases and its numerics.
@@ -206,25 +180,17 @@ def general_robust(
     # A tensor alpha or scale may broadcast against the image shape.
     scalars = all(isinstance(v, (int, float)) or len(getattr(v, "shape", ())) == 0 for v in (alpha, scale))
     y_true, y_pred, out_dtype = prepare(y_true, y_pred, flatten=scalars)
-    return reduce_per_sample(rho(y_pred - y_true, alpha, scale), sample_reduction, out_dtype)
+    return reduce_per_sample(robust_rho(y_pred - y_true, alpha, scale), sample_reduction, out_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class GeneralRobust(ReconstructionLoss):
     """Barron's general robust loss with a fixed shape and scale.
 
-    Formula:
-
-    ```python
-    z = ((y_pred - y_true) / scale) ** 2
-    b = abs(alpha - 2)
-    loss = sum((b / alpha) * ((z / b + 1) ** (alpha / 2) - 1))
-    ```
-
     One shape parameter `alpha` moves through L2 (2), Charbonnier (1),
-    Cauchy (0), Geman-McClure (-2) and Welsch (-inf); every special value is
-    computed by its own closed form. For an `alpha` and scale that are
-    learned with the model, use the adaptive likelihood instead.
+    Cauchy (0), Geman-McClure (-2) and Welsch (-inf); see `robust_rho`. For
+    an `alpha` and scale learned with the model, use
+    `keras_recon.likelihoods.AdaptiveRobust`.
 
     Example:
 
@@ -242,10 +208,6 @@ class GeneralRobust(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"general_robust"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - [Barron, "A General and Adaptive Robust Loss Function", CVPR
-          2019](https://arxiv.org/abs/1701.03077).
     """
 
     fn = staticmethod(general_robust)

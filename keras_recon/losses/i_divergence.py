@@ -3,37 +3,39 @@ import keras
 from keras_recon.losses._common import ReconstructionLoss
 from keras_recon.losses._common import check_positive
 from keras_recon.losses._common import check_sample_reduction
-from keras_recon.losses._common import non_negative_extremes
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses.beta_divergence import elementwise_beta_divergence
 
-DIRECTIONS = (1, 2)
+# "forward" is D(y_true || y_pred) and "reverse" D(y_pred || y_true), as
+# forward and reverse KL; the thesis numbers them 2 (E_I2) and 1 (E_I1).
+DIRECTIONS = {"forward": "forward", "reverse": "reverse", 2: "forward", 1: "reverse"}
 
 
 def check_direction(direction):
-    if isinstance(direction, bool) or direction not in DIRECTIONS:
+    """The direction's name, from a name or the thesis's number."""
+    if isinstance(direction, bool) or not isinstance(direction, (int, str)) or direction not in DIRECTIONS:
         raise ValueError(
-            f"Argument `direction` must be one of {DIRECTIONS}. "
+            "Argument `direction` must be 'forward' (or 2), or 'reverse' (or 1). "
             f"Received: direction={direction!r}"
         )
-    return int(direction)
+    return DIRECTIONS[direction]
 
 
 def i_divergence(
-    y_true, y_pred, *, direction=2, epsilon=1e-7, sample_reduction="sum"
+    y_true, y_pred, *, direction="forward", epsilon=1e-7, sample_reduction="sum"
 ):
     """I-divergence (generalised Kullback-Leibler divergence) per sample.
 
     Formula, with `x = y_true` and `x_hat = y_pred`:
 
     ```python
-    direction=1:  sum(x_hat * log(x_hat / x) - x_hat + x)   # E_I1
-    direction=2:  sum(x * log(x / x_hat) - x + x_hat)       # E_I2
+    "forward" (2):  sum(x * log(x / x_hat) - x + x_hat)       # E_I2
+    "reverse" (1):  sum(x_hat * log(x_hat / x) - x_hat + x)   # E_I1
     ```
 
-    The beta-divergence at `beta = 1` (direction 2 is
-    `beta_divergence(y_true, y_pred, beta=1)`, direction 1 the same with
+    The beta-divergence at `beta = 1` (`"forward"` is
+    `beta_divergence(y_true, y_pred, beta=1)`, `"reverse"` the same with
     the arguments swapped), computed by the same function. Inputs must be
     non-negative. Below `epsilon` each logarithm is continued by its
     tangent (see `elementwise_beta_divergence`): the value is exact where
@@ -41,25 +43,23 @@ def i_divergence(
     (zeros included), and within `epsilon / 2` of the exact limits at zeros
     (`0 log 0 = 0`); the gradient is finite everywhere, continuous, and
     where `y_pred` is below the floor it pushes `y_pred` toward `y_true`
-    (in direction 2 it is `1 - y_true / epsilon + y_pred / epsilon`, not
-    the exact `1 - y_true / y_pred`, which is infinite at 0). A negative
-    value raises `ValueError` when the inputs are eager tensors; inside a
-    compiled step (`jit`, `tf.function`) values cannot be inspected and a
-    negative input gives an undefined result.
+    (forward, it is `1 - y_true / epsilon + y_pred / epsilon`, not the
+    exact `1 - y_true / y_pred`, which is infinite at 0). The continuation
+    is defined for negative inputs too, where it is a convex quadratic.
 
     Example:
 
     >>> y_true = [[0.2, 0.5, 1.0]]
     >>> y_pred = [[0.1, 0.5, 0.8]]
-    >>> keras_recon.losses.i_divergence(y_true, y_pred, direction=2)
+    >>> keras_recon.losses.i_divergence(y_true, y_pred, direction="forward")
     array([0.06177296], dtype=float32)
 
     Args:
         y_true: Non-negative targets, shape `(batch, d0, ..., dN)`.
         y_pred: Non-negative predictions, the same shape as `y_true`.
-        direction: `1` for `E_I1 = D(y_pred || y_true)` or `2` for
-            `E_I2 = D(y_true || y_pred)`, the two losses of the thesis.
-            Defaults to `2`.
+        direction: `"forward"` for `D(y_true || y_pred)` (the thesis's
+            `E_I2`, alias `2`) or `"reverse"` for `D(y_pred || y_true)`
+            (`E_I1`, alias `1`). Defaults to `"forward"`.
         epsilon: Positive floor below which the logarithms are continued.
             Defaults to `1e-7`.
         sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
@@ -76,8 +76,7 @@ def i_divergence(
     epsilon = check_positive("epsilon", epsilon)
     check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    non_negative_extremes(y_true, y_pred)
-    if direction == 1:
+    if direction == "reverse":
         values = elementwise_beta_divergence(y_pred, y_true, 1.0, epsilon)
     else:
         values = elementwise_beta_divergence(y_true, y_pred, 1.0, epsilon)
@@ -88,26 +87,20 @@ def i_divergence(
 class IDivergence(ReconstructionLoss):
     """I-divergence reconstruction loss, in either direction.
 
-    Formula, with `x = y_true` and `x_hat = y_pred`:
-
-    ```python
-    direction=1:  sum(x_hat * log(x_hat / x) - x_hat + x)   # E_I1
-    direction=2:  sum(x * log(x / x_hat) - x + x_hat)       # E_I2
-    ```
-
-    A member of the beta-divergence family (`beta = 1`), asymmetric where
-    the squared error is symmetric. For images with exact zeros (MNIST) see
-    `i_divergence` for how the logarithms are continued below `epsilon`.
+    The beta-divergence at `beta = 1`, asymmetric where the squared error
+    is symmetric; see `i_divergence` for the formula and for how the
+    logarithms are continued below `epsilon` (images with exact zeros).
 
     Example:
 
-    >>> loss = keras_recon.losses.IDivergence(direction=1)
+    >>> loss = keras_recon.losses.IDivergence(direction="reverse")
     >>> loss([[0.2, 0.5, 1.0]], [[0.1, 0.5, 0.8]])
     0.05217044
 
     Args:
-        direction: `1` for `E_I1 = D(y_pred || y_true)` or `2` for
-            `E_I2 = D(y_true || y_pred)`. Defaults to `2`.
+        direction: `"forward"` (alias `2`) for `D(y_true || y_pred)` or
+            `"reverse"` (alias `1`) for `D(y_pred || y_true)`. Defaults to
+            `"forward"`.
         epsilon: Positive floor below which the logarithms are continued.
             Defaults to `1e-7`.
         sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
@@ -117,10 +110,6 @@ class IDivergence(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"i_divergence"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - Takuma Haruguchi, "Autoencoder with New Loss Functions", thesis
-          supervised by Shuxue Ding, 2019, eq. 33-34.
     """
 
     fn = staticmethod(i_divergence)
@@ -128,7 +117,7 @@ class IDivergence(ReconstructionLoss):
 
     def __init__(
         self,
-        direction=2,
+        direction="forward",
         epsilon=1e-7,
         sample_reduction="sum",
         reduction="sum_over_batch_size",

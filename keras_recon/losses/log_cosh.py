@@ -146,27 +146,12 @@ def _with_tanh_gradient(t, a):
 class LogCosh(ReconstructionLoss):
     """Log-cosh reconstruction loss, `(1/a) log cosh(a (y_pred - y_true))`.
 
-    Formula:
-
-    ```python
-    t = y_pred - y_true
-    loss = sum((1 / a) * log(cosh(a * t)))   # per sample, non-batch axes
-    ```
-
     Quadratic (`0.5 a t^2`) for small errors and linear (`|t| - log(2)/a`)
     for large ones, so small reconstruction errors are not drowned by the KL
-    term while large ones do not dominate the gradient. The gradient with
-    respect to `y_pred` is exactly `tanh(a t)`. The value is finite for
-    every finite input and exact to a few ulps in float32 and float64; see
-    `log_cosh` for the numerics and the domain of `a`.
+    term while large ones do not dominate the gradient. See `log_cosh` for
+    the numerics and the domain of `a`.
 
     Example:
-
-    >>> loss = keras_recon.losses.LogCosh(a=10.0)
-    >>> loss([[0.0, 1.0], [0.0, 0.0]], [[0.1, 0.9], [0.0, 0.5]])
-    0.258723
-
-    Usage with `compile()`:
 
     ```python
     model.compile(optimizer="adam", loss=keras_recon.losses.LogCosh(a=100))
@@ -185,10 +170,6 @@ class LogCosh(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"log_cosh"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - [Chen et al., "Log Hyperbolic Cosine Loss Improves Variational
-          Auto-Encoder", 2019](https://openreview.net/forum?id=rkglvsC9Ym)
     """
 
     fn = staticmethod(log_cosh)

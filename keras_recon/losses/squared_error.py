@@ -16,7 +16,7 @@ def squared_error(y_true, y_pred, *, sample_reduction="sum"):
     loss = sum((y_pred - y_true) ** 2)   # over all non-batch axes
     ```
 
-    This is the papers' squared L2 (seed 000 eq. 3), summed over pixels, not
+    This is the papers' squared L2 (Chen et al. 2019, eq. 3), summed over pixels, not
     Keras's `mean_squared_error`, which averages over the last axis only.
     With `sample_reduction="mean"` it is the MSE over all non-batch axes.
 
@@ -45,14 +45,7 @@ def squared_error(y_true, y_pred, *, sample_reduction="sum"):
 class SquaredError(ReconstructionLoss):
     """Squared L2 reconstruction loss, summed over each sample's pixels.
 
-    Formula:
-
-    ```python
-    loss = sum((y_pred - y_true) ** 2)   # per sample, non-batch axes
-    ```
-
-    The baseline of the log-cosh paper (its eq. 3), with the same per-sample
-    convention as every other loss here, so comparisons are like for like.
+    The baseline of the log-cosh paper (its eq. 3); see `squared_error`.
 
     Example:
 
@@ -67,11 +60,6 @@ class SquaredError(ReconstructionLoss):
         name: Name of the loss instance. Defaults to `"squared_error"`.
         dtype: Dtype of the loss's computations. Defaults to `None`, which
             means `keras.backend.floatx()`.
-
-    Reference:
-        - [Chen et al., "Log Hyperbolic Cosine Loss Improves Variational
-          Auto-Encoder", 2019](https://openreview.net/forum?id=rkglvsC9Ym),
-          eq. 3.
     """
 
     fn = staticmethod(squared_error)

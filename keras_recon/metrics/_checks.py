@@ -33,7 +33,7 @@ def check_range(images, name, max_val=1.0):
     overshoot a little, and `[-1, 1]` data is documented for sharpness);
     traced tensors cannot be inspected and pass unchecked.
     """
-    from keras_recon.losses._common import is_traced
+    from keras_recon.backend import is_traced
 
     if is_traced(images) or not ops.size(images):
         return images

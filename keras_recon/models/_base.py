@@ -5,13 +5,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recon.likelihoods._scale import ScaledLikelihood
-from keras_recon.likelihoods.adaptive_robust import AdaptiveRobust
-from keras_recon.likelihoods.heavy_tailed import _LearnedScaleLikelihood
+from keras_recon.backend import replicas_in_sync
+from keras_recon.likelihoods.gaussian import Gaussian
+from keras_recon.losses.gaussian_nll import GaussianNLL
 from keras_recon.losses.squared_error import SquaredError
-
-# keras_recon's own likelihoods, which `_call_likelihood` calls directly.
-_OWN_LIKELIHOODS = (ScaledLikelihood, AdaptiveRobust, _LearnedScaleLikelihood)
 
 
 def kl_to_standard_normal(z_mean, z_log_var):
@@ -19,21 +16,6 @@ def kl_to_standard_normal(z_mean, z_log_var):
     return 0.5 * ops.sum(
         ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1
     )
-
-
-def replicas_in_sync():
-    """Replicas of a `tf.distribute` strategy (1 elsewhere).
-
-    Under `tf.distribute` on the TensorFlow backend each replica's loss is
-    divided by the replica count before the gradients are summed, and Keras
-    `Loss` objects do this division themselves. The models keep their
-    terms unscaled (what the trackers report) and scale the total once.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def finish_total(model, total):
@@ -52,22 +34,6 @@ def weighted_batch_mean(values, sample_weight):
     return ops.sum(values * weights) / ops.cast(ops.shape(values)[0], values.dtype)
 
 
-def _call_likelihood(layer, y, x_hat):
-    """`layer(y, x_hat)`, going straight to `call` for keras_recon's own
-    built likelihoods.
-
-    They compute in float32 from whatever they are given, add no losses and
-    take no `training` argument, so `Layer.__call__` (input casting, name
-    scopes, autocast and build checks) does nothing for them here; on eager
-    PyTorch it cost about 0.2 ms a step (`AdaptiveRobust` with its gradient
-    on a `(100, 784)` batch 1.31 -> 1.10 ms, `Gaussian` 0.59 -> 0.39 ms).
-    Any other layer, or one not built yet, is called as usual.
-    """
-    if layer.built and isinstance(layer, _OWN_LIKELIHOODS):
-        return layer.call(y, x_hat)
-    return layer(y, x_hat)
-
-
 class LikelihoodOwner:
     """`compile` and `fit` for models whose likelihood layer holds state."""
 
@@ -77,21 +43,19 @@ class LikelihoodOwner:
     def compile(self, *args, **kwargs):
         """`keras.Model.compile`; a likelihood loss hands its state to the model.
 
-        Compiling with `GaussianNLL(gamma="learned" or "computed")` makes the
-        loss's `Gaussian` layer the model's `likelihood`, so gamma is a model
-        variable (trained, balanced and saved with it). If the model already
-        has a likelihood (e.g. rebuilt from a saved file), the loss is bound
-        to that one instead, keeping its weights.
+        Compiling with `GaussianNLL(...)` gives the model a `Gaussian` layer
+        of the loss's gamma as its `likelihood`, so that a learned or
+        computed gamma is a model variable (trained, balanced and saved with
+        it), and the loss computes through that layer. If the model already
+        has a `Gaussian` likelihood (e.g. rebuilt from a saved file), the
+        loss is bound to that one instead, keeping its weights.
         """
         loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
-        inner = getattr(loss, "likelihood", None)
-        if inner is not None and hasattr(loss, "owned_by_model"):
+        if isinstance(loss, GaussianNLL):
             owner = self._likelihood_owner()
-            if owner.likelihood is not None and type(owner.likelihood) is type(inner):
-                loss.likelihood = owner.likelihood
-            else:
-                owner.likelihood = inner
-            loss.owned_by_model = True
+            if not isinstance(owner.likelihood, Gaussian):
+                owner.likelihood = Gaussian(loss.gamma, loss.initial_scale)
+            loss.likelihood = owner.likelihood
         super().compile(*args, **kwargs)
 
     def compile_from_config(self, config):
@@ -108,37 +72,15 @@ class LikelihoodOwner:
         A `data.ImageBatches` is read in its own order: `shuffle` defaults
         to `False` for it, since Keras would otherwise reorder its batches
         with Python's `random`.
-
-        On the TensorFlow backend, NumPy arrays (`x`, `y` and a
-        `validation_data` of one or two arrays) and an `ImageBatches`
-        without a `transform` are batched by a `tf.data` pipeline that does
-        not autotune, in the same order Keras's would take, when nothing
-        else asks for Keras's own (`sample_weight`, `class_weight`,
-        `validation_split`, `steps_per_epoch`, `shuffle="batch"`, or, for
-        an `ImageBatches`, `shuffle=True` or worker threads or processes).
-        Keras's autotuned pipelines made about one epoch in three wait
-        0.2-2.7 s before its first batch on a 2-core machine, as their last
-        iterator was torn down (`benchmarks/README.md`).
         """
         from keras_recon.callbacks.gamma_balancer import GammaBalancer
         from keras_recon.callbacks.gamma_balancer import computed_likelihoods
-        from keras_recon.callbacks.gamma_balancer import restore_train_function
+        from keras_recon.data.batches import fit_keyword_arguments
 
         callbacks = list(callbacks or [])
         if computed_likelihoods(self) and not any(isinstance(c, GammaBalancer) for c in callbacks):
             callbacks.append(GammaBalancer())
-        from keras_recon.data import _tf_feed
-
-        kwargs = _tf_feed.image_batches_unshuffled(args, kwargs)
-        if keras.backend.backend() == "tensorflow":
-            args, kwargs, feed_callbacks = _tf_feed.fit_arguments(args, kwargs)
-            callbacks = feed_callbacks + callbacks
-        try:
-            return super().fit(*args, callbacks=callbacks, **kwargs)
-        finally:
-            # On JAX the balancer wraps the step function during `fit`; a fit
-            # stopped by an exception must not leave the wrapper behind.
-            restore_train_function(self)
+        return super().fit(*args, callbacks=callbacks, **fit_keyword_arguments(args, kwargs))
 
 
 class ReconModel(LikelihoodOwner, keras.Model):
@@ -174,18 +116,19 @@ class ReconModel(LikelihoodOwner, keras.Model):
         self.built = True
 
     # -- the reconstruction term --------------------------------------------
-    def reconstruction_loss(self, y, x_hat, sample_weight=None, loss=None):
+    def reconstruction_loss(self, y, x_hat, sample_weight=None, loss=None, training=False):
         """Batch mean of the per-sample reconstruction term.
 
-        Uses the likelihood layer if the model has one, else `loss` if given,
-        else the compiled loss, else the squared error. Always float32, so
-        that mixed-precision models sum their terms in float32.
+        Uses the likelihood layer if the model has one (called with
+        `training`, under which a computed scale advances), else `loss` if
+        given, else the compiled loss, else the squared error. Always
+        float32, so that mixed-precision models sum their terms in float32.
         """
-        return ops.cast(self._reconstruction_term(y, x_hat, sample_weight, loss), "float32")
+        return ops.cast(self._reconstruction_term(y, x_hat, sample_weight, loss, training), "float32")
 
-    def _reconstruction_term(self, y, x_hat, sample_weight, loss):
+    def _reconstruction_term(self, y, x_hat, sample_weight, loss, training):
         if self.likelihood is not None:
-            return weighted_batch_mean(_call_likelihood(self.likelihood, y, x_hat), sample_weight)
+            return weighted_batch_mean(self.likelihood(y, x_hat, training=training), sample_weight)
         loss = self.loss if loss is None else loss
         if loss is None:
             loss = self._default_loss
@@ -219,7 +162,7 @@ class ReconModel(LikelihoodOwner, keras.Model):
 
         `x1` and `x2` are single inputs (with or without a batch axis of 1);
         returns `steps` decoded images, the first and last being the two
-        reconstructions (seed 000, appendix C).
+        reconstructions (Chen et al., appendix C).
         """
         if steps < 2:
             raise ValueError(f"Argument `steps` must be at least 2. Received: steps={steps}")

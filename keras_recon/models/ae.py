@@ -9,7 +9,7 @@ from keras_recon.models._base import finish_total
 class AE(ReconModel):
     """A deterministic autoencoder: `x_hat = decoder(encoder(x))`.
 
-    The model of seed 002 (and seed 001's "deterministic AE"). The objective
+    The model of Haruguchi (and Beckham's "deterministic AE"). The objective
     is the reconstruction term alone (the compiled loss, or a likelihood
     layer); `fit` shows it as `reconstruction` beside the total `loss`.
 
@@ -45,6 +45,6 @@ class AE(ReconModel):
         y = x if y is None else y
         # Trackers weigh each batch by its size, as Keras's own loss tracker.
         batch = ops.shape(y)[0]
-        reconstruction = self.reconstruction_loss(y, y_pred, sample_weight)
+        reconstruction = self.reconstruction_loss(y, y_pred, sample_weight, training=training)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch)
         return finish_total(self, self.reconstruction_weight * reconstruction)

@@ -19,7 +19,7 @@ def _code_layer(latent_dim, gaussian, name="code"):
 
 
 def mlp(input_shape, latent_dim, hidden=(500, 500), gaussian=True):
-    """Seed 000 appendix A.2 MLP: 784 -> FC500 -> FC500 -> FC8, mirrored.
+    """Chen et al. appendix A.2 MLP: 784 -> FC500 -> FC500 -> FC8, mirrored.
 
     ReLU hidden layers; the decoder ends in a sigmoid and reshapes to
     `input_shape`.
@@ -57,7 +57,7 @@ def _conv_encoder(input_shape, latent_dim, gaussian, name):
 
 
 def conv_mnist(input_shape=(28, 28, 1), latent_dim=8, gaussian=True):
-    """Seed 000 appendix A.2 conv nets (the WAE paper's MNIST architecture).
+    """Chen et al. appendix A.2 conv nets (the WAE paper's MNIST architecture).
 
     Encoder: Conv128 -> Conv256 -> Conv512 -> Conv1024 (4x4, stride 2,
     batch norm, ReLU) -> FC latent. Decoder: FC 7x7x1024 -> ReLU ->
@@ -84,10 +84,10 @@ def conv_mnist(input_shape=(28, 28, 1), latent_dim=8, gaussian=True):
 
 
 def conv_celeba(input_shape=(64, 64, 3), latent_dim=64, gaussian=True):
-    """Seed 000 appendix A.3 conv nets (the WAE paper's CelebA architecture).
+    """Chen et al. appendix A.3 conv nets (the WAE paper's CelebA architecture).
 
     Encoder: Conv128 -> Conv256 -> Conv512 -> Conv1024 (5x5 in the WAE code,
-    4x4 here as in seed 000's text; stride 2, batch norm, ReLU) -> FC 64.
+    4x4 here as in Chen et al.'s text; stride 2, batch norm, ReLU) -> FC 64.
     Decoder: FC 8x8x1024 -> ReLU -> Deconv512 -> Deconv256 -> Deconv128
     (stride 2, batch norm, ReLU) -> Deconv3 (stride 1, sigmoid); the ReLU
     after the FC layer (no batch norm) as in `conv_mnist`.
@@ -107,7 +107,7 @@ def conv_celeba(input_shape=(64, 64, 3), latent_dim=64, gaussian=True):
 
 
 def dense_autoencoder(input_shape=(784,), latent_dim=32, output_activation="sigmoid"):
-    """Seed 002's autoencoder: 784 -> 32 -> 784.
+    """Haruguchi's autoencoder: 784 -> 32 -> 784.
 
     ReLU code layer; `output_activation="sigmoid"` is the paper's
     ReLU-Sigmoid pair and `"relu"` its ReLU-ReLU pair. The encoder outputs
@@ -156,11 +156,11 @@ def _residual_dense_block(x, units):
 
 def resnet(input_shape=(32, 32, 3), latent_dim=64, scale_blocks=3, blocks_per_scale=1,
            base_channels=32, dense_units=512, kernel_size=3, gaussian=True):
-    """Seed 003's ResNet VAE as the authors released it.
+    """Asperti and Trentin's ResNet VAE as the authors released it.
 
-    Seed 003 (Asperti and Trentin, "Balancing Reconstruction Error and
+    Asperti and Trentin ("Balancing Reconstruction Error and
     Kullback-Leibler Divergence in Variational Autoencoders", IEEE Access
-    2020) describes the net in its figure 1, borrowed from Dai and Wipf;
+    2020) describe the net in its figure 1, borrowed from Dai and Wipf;
     this builds the `Resnet` class of the authors' code (repository
     `asperti/BalancingVAE`, file `computed_gamma.py`, itself Dai and Wipf's
     `daib13/TwoStageVAE` network). Every convolution is `kernel_size` x
@@ -232,7 +232,7 @@ def second_stage(latent_dim, inner_dim=1024, depth=3, second_latent_dim=None):
 
     Encoder: `depth` Dense(inner_dim, ReLU) layers with the input
     concatenated back in, then the means and log-variances; decoder
-    mirrored with a linear output (codes are real-valued). Seed 003 uses
+    mirrored with a linear output (codes are real-valued). Asperti and Trentin use
     `inner_dim=4096` on CelebA.
     """
     second_latent_dim = second_latent_dim or latent_dim

@@ -12,11 +12,11 @@ class TwoStageVAE(LikelihoodOwner, keras.Model):
     """Two-stage VAE: a second VAE learns the first stage's code distribution.
 
     The first stage is an ordinary `VAE` on the data. Its aggregate
-    posterior rarely matches N(0, I) (seed 003 finds the variance law far
+    posterior rarely matches N(0, I) (Asperti and Trentin find the variance law far
     from 1 on CelebA), so sampling its prior gives poor images. The second
     stage is a small VAE fitted on the first stage's codes `z ~ q(z|x)`;
     sampling draws `u ~ N(0, I)`, decodes it to a code `z` with the second
-    stage, and `z` to an image with the first (Dai & Wipf 2019; seed 003
+    stage, and `z` to an image with the first (Dai & Wipf 2019; Asperti and Trentin
     section IV).
 
     Example:
@@ -59,10 +59,18 @@ class TwoStageVAE(LikelihoodOwner, keras.Model):
     def call(self, x, training=None):
         return self.first(x, training=training)
 
+    @property
+    def metrics(self):
+        # Keras leaves out the metrics of a sublayer that is a model of its
+        # own; `fit` trains the first stage here, so its likelihood's scale
+        # is reported here.
+        likelihood = self.first.likelihood
+        return super().metrics + (likelihood.metrics if likelihood is not None else [])
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """`fit` trains the first stage with this model's compiled loss."""
         y = x if y is None else y
-        terms = self.first.objective(y, y_pred, sample_weight, loss=self.loss)
+        terms = self.first.objective(y, y_pred, sample_weight, loss=self.loss, training=training)
         batch = ops.shape(y)[0]
         self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch)
         self.kl_tracker.update_state(terms["kl"], sample_weight=batch)

@@ -27,7 +27,7 @@ def split_gaussian(encoded):
 class VAE(ReconModel):
     """Variational autoencoder with a Gaussian encoder and a N(0, I) prior.
 
-    Objective per sample (seed 000 appendix A.1, seed 003 eq. 1):
+    Objective per sample (Chen et al. appendix A.1, Asperti and Trentin eq. 1):
 
     ```python
     z = z_mean + exp(z_log_var / 2) * eps               # reparameterised
@@ -86,9 +86,9 @@ class VAE(ReconModel):
             "z": z,
         }
 
-    def objective(self, y, y_pred, sample_weight=None, loss=None):
+    def objective(self, y, y_pred, sample_weight=None, loss=None, training=False):
         """The terms of the objective: `{"loss", "reconstruction", "kl"}`."""
-        reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight, loss)
+        reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight, loss, training)
         # In float32 under mixed precision: exp(log_var) overflows float16.
         kl = weighted_batch_mean(
             kl_to_standard_normal(ops.cast(y_pred["z_mean"], "float32"), ops.cast(y_pred["z_log_var"], "float32")),
@@ -99,7 +99,7 @@ class VAE(ReconModel):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y = x if y is None else y
-        terms = self.objective(y, y_pred, sample_weight)
+        terms = self.objective(y, y_pred, sample_weight, training=training)
         # Trackers weigh each batch by its size, as Keras's own loss tracker.
         batch = ops.shape(y)[0]
         self.reconstruction_tracker.update_state(terms["reconstruction"], sample_weight=batch)

@@ -56,7 +56,7 @@ def mmd_imq(z, prior_z, prior_scale=1.0, scales=IMQ_SCALES):
 class WAE(ReconModel):
     """Wasserstein autoencoder with the MMD penalty (WAE-MMD).
 
-    Objective over a batch (Tolstikhin et al. 2018, as used by seed 000):
+    Objective over a batch (Tolstikhin et al. 2018, as used by Chen et al.):
 
     ```python
     loss = reconstruction_weight * mean_i recon(x_i, decoder(z_i)) + mmd_weight * MMD(z, prior)
@@ -125,7 +125,7 @@ class WAE(ReconModel):
         batch = ops.shape(y)[0]
         # The MMD's pairwise distances in float32 under mixed precision.
         z = ops.cast(y_pred["z"], "float32")
-        reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight)
+        reconstruction = self.reconstruction_loss(y, y_pred["reconstruction"], sample_weight, training=training)
         prior = keras.random.normal(ops.shape(z), seed=self.seed_generator, dtype=z.dtype)
         mmd = mmd_imq(z, prior)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight=batch)

@@ -49,7 +49,7 @@ def load_dataset(name, data_dir=None, *, seed=0, limit=None, size=None):
 
 
 def _celeba_identities(data_dir, n):
-    from keras_recon.data._paths import resolve_dir
+    from keras_recon.data.paths import resolve_dir
 
     folder = resolve_dir(data_dir, "celeba")
     path = os.path.join(folder, "identity_subset.txt")

@@ -1,5 +1,7 @@
-"""Seed 003: the Gaussian decoder's gamma fixed, learned or computed from
-the running minibatch MSE, optionally followed by a second stage."""
+"""The Gaussian decoder's gamma fixed, learned or computed from the
+running minibatch MSE, optionally followed by a second stage (Asperti and
+Trentin, "Balancing reconstruction error and Kullback-Leibler divergence
+in Variational Autoencoders", 2020)."""
 
 import os
 import time
@@ -10,7 +12,7 @@ from keras_recon.studies import _common
 
 GAMMAS = ("fixed", "learned", "computed")
 
-# Seed 003's summaries (two-stage VAE, ResNet, 64 latents, hundreds of epochs).
+# Asperti and Trentin's summaries (two-stage VAE, ResNet, 64 latents, hundreds of epochs).
 PAPER = {
     "cifar10": {"learned": {"REC": 54.1, "GEN-1": 76.8, "GEN-2": 73.1},
                 "computed": {"REC": 53.8, "GEN-1": 80.2, "GEN-2": 69.8}},
@@ -41,8 +43,8 @@ def run(args):
 
     from keras_recon import metrics
     from keras_recon import optimizers
-    from keras_recon.callbacks.sample_grid import image_grid
-    from keras_recon.callbacks.sample_grid import save_png
+    from keras_recon.images import image_grid
+    from keras_recon.images import save_png
     from keras_recon.likelihoods import Gaussian
     from keras_recon.models import VAE
     from keras_recon.models import TwoStageVAE
@@ -123,12 +125,12 @@ def run(args):
 def render(args, results, note):
     two = bool(args.second_stage_epochs)
     lines = [
-        f"# Seed 003: gamma fixed, learned and computed ({args.dataset}, {args.arch})",
+        f"# Gamma fixed, learned and computed ({args.dataset}, {args.arch})",
         "",
         f"VAE with a Gaussian decoder (NLL summed over pixels, KL over {args.latent_dim} latents, beta "
         f"{args.beta:g}); {args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, seed "
         f"{args.seed}; fixed gamma = {args.fixed_gamma:g}; computed gamma: gamma^2 <- min(gamma^2, 0.99 "
-        "gamma^2 + 0.01 mse_batch) after every minibatch. FID on our classifier's features "
+        "gamma^2 + 0.01 mse_batch) in every training step. FID on our classifier's features "
         f"(lower is better) against {args.eval_images} held-out images: REC = reconstructions, GEN-1 = "
         "prior samples of the first stage" + (", GEN-2 = samples through the second stage" if two else "")
         + "; variance law: mean over latents of E[mu^2] + E[sigma^2] (1 when the aggregate posterior "
@@ -148,7 +150,7 @@ def render(args, results, note):
         )
     paper = PAPER.get(args.dataset)
     if paper:
-        lines += ["", "Seed 003's numbers for this dataset (ResNet two-stage VAE, hundreds of epochs, "
+        lines += ["", "Asperti and Trentin's numbers for this dataset (ResNet two-stage VAE, hundreds of epochs, "
                   "Inception FID, so only the direction compares):", "",
                   "| gamma | REC | GEN-1 | GEN-2 |", "| --- | --- | --- | --- |"]
         for gamma, p in paper.items():

@@ -3,15 +3,14 @@ shapes of rank 1 to 4, float16 / bfloat16 / float32 / float64 inputs, values
 including 0, subnormals, tiny and huge numbers.
 
 Property: a call on finite inputs returns finite values and finite
-gradients, or raises a `ValueError` (the divergences refuse negative
-inputs). Gradients with respect to half-precision inputs are half precision
+gradients, or raises a clear `ValueError`. Gradients with respect to half-precision inputs are half precision
 themselves and may overflow to +-inf (loss scaling handles that), but are
 never NaN. "Huge" means up to 1e4 for half-precision inputs (float16 holds at
 most 65504) and up to 1e6 for float32/float64, so the exact results are
 representable in the float32 every loss computes in; a separate test feeds
 each dtype's largest finite value and requires no NaN (an overflow to inf is
-then the correct answer). The number of cases run is printed at the end of
-the test session.
+then the correct answer). The number of cases run is printed when pytest
+finishes.
 """
 
 import math
