@@ -54,7 +54,7 @@ test: $(STAMP)
 	status=0; run tensorflow || status=1; OMP_NUM_THREADS=1 run torch || status=1; \
 	wait $$jax || status=1; \
 	echo "=== mkdocs build --strict"; \
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$logs/site || status=1; \
+	$(VENV)/bin/mkdocs build --strict --site-dir $$logs/site || status=1; \
 	rm -rf $$logs; exit $$status
 
 lint: $(STAMP)
