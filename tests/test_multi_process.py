@@ -16,11 +16,13 @@ import sys
 import numpy as np
 import pytest
 
+from keras_recon import distributed
+from keras_recon import metrics
 from tests.backend_utils import BACKEND
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-pytestmark = pytest.mark.skipif(
+needs_engine = pytest.mark.skipif(
     BACKEND == "torch", reason="Keras has no multi-process data parallelism on the torch backend"
 )
 
@@ -103,6 +105,7 @@ def close(kind, term):
     return {"mmd": 0.1, "kl": 0.02}.get(term, 2e-3)
 
 
+@needs_engine
 @pytest.mark.parametrize("kind", ["VAE", "WAE", "AE"])
 def test_two_processes_reach_the_losses_and_weights_of_one(runs, kind):
     single, (first, second) = runs
@@ -117,6 +120,7 @@ def test_two_processes_reach_the_losses_and_weights_of_one(runs, kind):
         np.testing.assert_array_equal(c, b)
 
 
+@needs_engine
 def test_balancer_gamma_agrees_across_processes_and_with_one(runs):
     single, (first, second) = runs
     assert len(first["VAE"]["gamma_trajectory"]) == 8
@@ -128,6 +132,7 @@ def test_balancer_gamma_agrees_across_processes_and_with_one(runs):
                                rtol=1e-5)
 
 
+@needs_engine
 def test_a_killed_two_process_run_resumes_as_if_uninterrupted(runs):
     _, (first, second) = runs
     for result in (first, second):
@@ -139,6 +144,7 @@ def test_a_killed_two_process_run_resumes_as_if_uninterrupted(runs):
             np.testing.assert_allclose(b, a, atol=1e-6)
 
 
+@needs_engine
 def test_metrics_of_a_split_test_set_merge_to_one_process_values(runs):
     single, (first, second) = runs
     assert first["metrics"] == second["metrics"]
@@ -148,3 +154,59 @@ def test_metrics_of_a_split_test_set_merge_to_one_process_values(runs):
         np.testing.assert_allclose(merged[key], whole[key], rtol=1e-12, atol=1e-14, err_msg=key)
     for key in ("ssim", "sharpness"):
         np.testing.assert_allclose(merged[key], whole[key], rtol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_process_shares_join_back_into_the_global_batches(count):
+    x = np.arange(200)
+    shares = [distributed.process_share(x, 40, count=count, index=i) for i in range(count)]
+    size = 40 // count
+    batches = [np.concatenate([share[b * size : (b + 1) * size] for share in shares]) for b in range(5)]
+    np.testing.assert_array_equal(np.concatenate(batches), x)
+    # The last batch is shorter: 20 rows, 20 / count from each process.
+    last = [distributed.process_share(np.arange(100), 40, count=count, index=i)[-20 // count :]
+            for i in range(count)]
+    np.testing.assert_array_equal(np.concatenate(last), np.arange(80, 100))
+
+
+def test_process_share_refuses_batches_that_do_not_split_evenly():
+    with pytest.raises(ValueError, match="multiple of the 2 processes"):
+        distributed.process_share(np.arange(10), 5, count=2, index=0)
+    with pytest.raises(ValueError, match="last batch holds 3"):
+        distributed.process_share(np.arange(11), 4, count=2, index=0)
+
+
+def test_merged_feature_statistics_equal_those_of_all_the_features():
+    features = np.random.default_rng(0).normal(5.0, 2.0, size=(300, 6))
+    parts = [metrics.FeatureStatistics() for _ in range(3)]
+    for part, rows in zip(parts, np.array_split(features, 3)):
+        for start in range(0, len(rows), 40):
+            part.update(rows[start : start + 40])
+    merged = parts[0].merge(parts[1]).merge(metrics.FeatureStatistics.from_state(parts[2].state()))
+    assert merged.count == 300
+    # NumPy's two-pass mean and covariance of all 300 vectors.
+    np.testing.assert_allclose(merged.mean, features.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(merged.covariance, np.cov(features.T), rtol=1e-12)
+
+
+def test_one_process_needs_no_initialization(monkeypatch):
+    monkeypatch.delenv("KERAS_RECON_NUM_PROCESSES", raising=False)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert distributed.initialize_from_env() is False
+    assert (distributed.process_count(), distributed.process_index(), distributed.is_writer()) == (1, 0, True)
+    np.testing.assert_array_equal(distributed.all_gather(np.array([1.5, 2.0])), [[1.5, 2.0]])
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="JAX and TensorFlow start their runtime here")
+def test_torch_refuses_several_processes():
+    with pytest.raises(NotImplementedError, match="no multi-process data parallelism on the torch"):
+        distributed.initialize("localhost:1234", 2, 0)
+
+
+def test_a_tf_data_pipeline_is_sharded_as_arrays_are(monkeypatch):
+    tf = pytest.importorskip("tensorflow")
+    monkeypatch.setitem(distributed._STATE, "count", 2)
+    monkeypatch.setitem(distributed._STATE, "index", 1)
+    batches = tf.data.Dataset.range(16).batch(4, drop_remainder=True)
+    shard = np.concatenate([b.numpy() for b in distributed.shard_batches(batches)])
+    np.testing.assert_array_equal(shard, distributed.process_share(np.arange(16), 4))

@@ -92,10 +92,18 @@ def load_or_train_classifier(dataset, x, y, *, cache_dir=None, epochs=10, verbos
             except ValueError:
                 pass  # unreadable despite its checksum: retrain below
     model = train_classifier(x, y, epochs=epochs, verbose=verbose)
-    tmp = path + ".tmp.keras"
+    from keras_recon import distributed
+
+    # With several processes every one saves (reading the weights is a
+    # collective on JAX), into its own file; process 0's is kept.
+    tmp = path + f".tmp{distributed.process_index()}.keras"
     model.save(tmp)
-    os.replace(tmp, path)
-    with open(meta_path, "w") as f:
-        json.dump({"sha256": _sha256(path), "dataset": dataset,
-                   "architecture": ARCHITECTURE_VERSION}, f)
+    if distributed.is_writer():
+        os.replace(tmp, path)
+        with open(meta_path, "w") as f:
+            json.dump({"sha256": _sha256(path), "dataset": dataset,
+                       "architecture": ARCHITECTURE_VERSION}, f)
+    else:
+        os.remove(tmp)
+    distributed.barrier()
     return model
