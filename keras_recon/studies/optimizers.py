@@ -143,6 +143,7 @@ def run(args):
                         "ssim": _common.mean_metric(metrics.ssim, held_out, recon),
                         "mse": float(np.mean((recon - held_out) ** 2)),
                         "final_train_loss": final_loss,
+                        "train_loss_per_epoch": [float(v) for v in history["loss"]],
                         "finite": bool(np.isfinite(final_loss)),
                         "train_seconds": seconds,
                     }
@@ -213,6 +214,13 @@ def render(args, results, best, note):
             for name in args.optimizers:
                 r = results[f"{activation}/{loss}/{name}"]
                 cells.append(f"{r['ssim']:.3f}" if r["finite"] else "NaN loss")
+            lines.append(f"| {activation} | {LOSS_LABELS[loss]} | " + " | ".join(cells) + " |")
+    lines += ["", "## Final training loss (per pixel) of every run", "",
+              "| activations | loss | " + " | ".join(args.optimizers) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in args.optimizers) + " |"]
+    for activation in args.activations:
+        for loss in args.losses:
+            cells = [f"{results[f'{activation}/{loss}/{name}']['final_train_loss']:.4g}" for name in args.optimizers]
             lines.append(f"| {activation} | {LOSS_LABELS[loss]} | " + " | ".join(cells) + " |")
     lines += ["", "![test inputs, then the best reconstruction per activation and loss](grid_best.png)", ""]
     return "\n".join(lines)
