@@ -29,8 +29,8 @@ CASES = {
     "log_cosh_autodiff": lambda t, p: losses.log_cosh(t, p, a=3.0, surrogate_gradient=False),
     "squared_error": losses.squared_error,
     "absolute_error": losses.absolute_error,
-    "i_divergence_1": lambda t, p: losses.i_divergence(t, p, direction=1),
-    "i_divergence_2": lambda t, p: losses.i_divergence(t, p, direction=2),
+    "i_divergence_reverse": lambda t, p: losses.i_divergence(t, p, direction="reverse"),
+    "i_divergence_forward": lambda t, p: losses.i_divergence(t, p, direction="forward"),
     "beta_divergence_0.5": lambda t, p: losses.beta_divergence(t, p, beta=0.5),
     "beta_divergence_0": lambda t, p: losses.beta_divergence(t, p, beta=0.0),
     "general_robust_1": lambda t, p: losses.general_robust(t, p, alpha=1.0, scale=0.1),
@@ -44,13 +44,13 @@ def _adaptive_robust():
 
     layer = likelihoods.AdaptiveRobust()
     layer.build((None, 6, 6, 2))
-    return layer.call
+    return layer
 
 
 def compute(compiled=False):
     """Every case's value and its gradient in `y_pred`; `compiled` runs each
     under `jax.jit` or `tf.function(jit_compile=True)` and adds the
-    `AdaptiveRobust` likelihood (`call`, as the models run it)."""
+    `AdaptiveRobust` likelihood, called as the models call it."""
     y_true, y_pred = inputs()
     cases = dict(CASES, adaptive_robust=_adaptive_robust()) if compiled else CASES
     out = {}
