@@ -271,6 +271,7 @@ def run(args):
                 "curve": monitor.curve,
                 "best_step": monitor.best["step"],
                 "last_step": monitor.curve[-1]["step"],
+                "max_steps": args.epochs * steps_per_epoch,
                 "converged": monitor.stopped_at is not None,
                 "train_seconds": seconds,
                 "command": note["command"],
@@ -371,7 +372,7 @@ def render(args, results, note, dims, n_train, n_held, steps_per_epoch):
         f"validation ELBO so far exceeds the best up to T - W by less than {TOLERANCE:.1%} of itself, "
         f"with the window W the last tenth of the steps and at least {args.min_window} steps; the weights "
         f"of the best validation ELBO are kept (so the table is at the best step). A run that reaches "
-        f"{steps} steps first is marked not stopped by the rule.",
+        "its cap of steps first is marked not stopped by the rule.",
         "",
         _common.machine_line(note),
         "",
@@ -383,7 +384,7 @@ def render(args, results, note, dims, n_train, n_held, steps_per_epoch):
         lines += [f"- `{c}`" for c in commands] + [""]
     lines += [
         "| representation | distribution | ELBO (nats/image) | bits/dim | shape: median (quartiles) | "
-        "scale: median (quartiles) | best step / steps run | stopped by the rule | paper ELBO (64x64) |",
+        "scale: median (quartiles) | best step / steps run (cap) | stopped by the rule | paper ELBO (64x64) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for representation in args.representations:
@@ -398,7 +399,8 @@ def render(args, results, note, dims, n_train, n_held, steps_per_epoch):
             lines.append(
                 f"| {representation} + {r['color'].upper()} | {LABELS[distribution]} | "
                 f"{r['validation_elbo']:.1f} ± {r['validation_elbo_sem']:.1f} | {r['bits_per_dim']:.3f} | "
-                f"{shape_cell} | {_summary(r['scale'], '.3g')} | {r['best_step']} / {r['last_step']} | "
+                f"{shape_cell} | {_summary(r['scale'], '.3g')} | {r['best_step']} / {r['last_step']} "
+                f"({r.get('max_steps', steps)}) | "
                 f"{'yes' if r['converged'] else 'no'} | {PAPER_ELBO[representation][distribution]:,} |"
             )
     for representation in args.representations:
