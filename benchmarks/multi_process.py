@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python -m benchmarks.multi_process --rounds 2
 
-Seed 000's MLP VAE (784-500-500-8, `LogCosh(a=100)`, Adam) on the 5,000
+Chen et al.'s MLP VAE (784-500-500-8, `LogCosh(a=100)`, Adam) on the 5,000
 embedded MNIST digits, global batch 100 (50 steps an epoch): one process
 alone, then two processes started by `keras_recon.distributed` on
 localhost (JAX: gloo collectives, each feeding half of each global batch;
@@ -132,7 +132,7 @@ def main():
         f"{note['date']}, {note['machine']}, {versions}. Command: `{note['command']}`. "
         f"Load average (1, 5, 15 min) {load['start']} at the start, {load['end']} at the end: the CPU is "
         "shared with other work.", "",
-        f"Seed 000's MLP VAE (784-500-500-8), LogCosh(a=100), Adam, 5,000 MNIST digits, global batch "
+        f"Chen et al.'s MLP VAE (784-500-500-8), LogCosh(a=100), Adam, 5,000 MNIST digits, global batch "
         f"{GLOBAL_BATCH} (50 steps an epoch); {args.epochs} epochs per run, the first (compiling) left out; "
         f"median over {args.rounds} rounds that alternate one and two processes.", "",
         "| processes | steps / s | ratio to one process (per round) |",

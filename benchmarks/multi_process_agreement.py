@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=tensorflow python -m benchmarks.multi_process_agreement
 
-Runs `tests/multi_process_script.py` (seed 000's MLP VAE with a computed
+Runs `tests/multi_process_script.py` (Chen et al.'s MLP VAE with a computed
 Gaussian scale, a WAE and an AE, 8 steps of global batch 64 from the same
 weights) as one process and as two local processes, at the same time, and
 records each logged term's largest relative difference over the epochs,
@@ -59,7 +59,7 @@ def main():
     lines = [
         f"# Two local processes against one, {backend}", "",
         f"{note['date']}, {note['machine']}, {versions}. Command: `{note['command']}`. "
-        "Seed 000's MLP VAE (computed Gaussian scale), a WAE and an AE, 2 epochs of 4 steps, global batch "
+        "Chen et al.'s MLP VAE (computed Gaussian scale), a WAE and an AE, 2 epochs of 4 steps, global batch "
         "64, the same initial weights; largest relative difference over the epochs' logged means.", "",
         "| model | term: relative difference | largest weight difference |",
         "| --- | --- | --- |",

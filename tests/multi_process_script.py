@@ -4,7 +4,7 @@ Run with `KERAS_RECON_NUM_PROCESSES`, `KERAS_RECON_PROCESS_ID` and
 `KERAS_RECON_COORDINATOR` for a group, or without them for one process; the
 first argument is the folder the results go to. Each process:
 
-- trains seed 000's MLP VAE with a computed Gaussian scale (the running-MSE
+- trains Chen et al.'s MLP VAE with a computed Gaussian scale (the running-MSE
   balancer), a WAE (MMD) and an AE with `fit_resumable` on the same global
   batches, from the same initial weights, with checkpoints;
 - trains the VAE again, stopped after step 7 of 8 as a killed run would be,

@@ -20,7 +20,7 @@ def test_i_divergence_directions_match_the_papers_equations():
     y, x = positive_pairs()
     e_i1 = to_numpy(losses.i_divergence(y, x, direction=1))
     e_i2 = to_numpy(losses.i_divergence(y, x, direction=2))
-    # Seed 002 eq. 33: x_hat log(x_hat/x) - x_hat + x; eq. 34 the reverse.
+    # Haruguchi's thesis, eq. 33: x_hat log(x_hat/x) - x_hat + x; eq. 34 the reverse.
     np.testing.assert_allclose(e_i1, x * np.log(x / y) - x + y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(e_i2, y * np.log(y / x) - y + x, rtol=1e-5, atol=1e-6)
 

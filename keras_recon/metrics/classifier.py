@@ -1,4 +1,4 @@
-"""The small CNN whose coding layer gives FID features, as seed 000 does."""
+"""The small CNN whose coding layer gives FID features, as in Chen et al. (2019)."""
 
 import hashlib
 import json

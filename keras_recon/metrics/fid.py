@@ -9,7 +9,7 @@ class FID:
 
     Features come from any Keras model that maps a batch of images to a
     batch of vectors: the coding layer of `keras_recon`'s own classifier
-    (what seed 000 does; see `keras_recon.metrics.classifier`), or, for the
+    (what Chen et al., 2019, do; see `keras_recon.metrics.classifier`), or, for the
     standard FID, a user's InceptionV3 pool layer (resize and scale the
     images the way that network expects inside the extractor). Statistics
     are streamed in float64, so memory does not grow with the number of

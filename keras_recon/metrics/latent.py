@@ -2,7 +2,7 @@ import numpy as np
 
 
 def variance_law(z_mean, z_log_var):
-    """The VAE variance law of seed 003, per latent and overall.
+    """The VAE variance law (Asperti and Trentin, 2020), per latent and overall.
 
     Formula (expectations over the data):
 
@@ -41,8 +41,8 @@ def variance_law(z_mean, z_log_var):
 def inactive_latents(z_log_var, threshold=0.8):
     """Counts latent variables the encoder leaves at the prior.
 
-    A latent `j` is inactive when `E_x[sigma_j(x)^2] >= threshold` (seed 003
-    uses 0.8): its posterior keeps the prior's unit variance whatever the
+    A latent `j` is inactive when `E_x[sigma_j(x)^2] >= threshold` (Asperti and
+    Trentin, 2020, use 0.8): its posterior keeps the prior's unit variance whatever the
     input, so it carries no information.
 
     Example:

@@ -9,7 +9,7 @@ _LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 
 
 def sharpness(images):
-    """Blurriness measure of the WAE code and seed 000: Laplacian variance.
+    """Blurriness measure of the WAE code and of Chen et al. (2019): Laplacian variance.
 
     Formula:
 
@@ -21,7 +21,7 @@ def sharpness(images):
     sharpness = variance(response)            # one value per image
     ```
 
-    Larger is sharper. Seed 000 reports the mean over images. The value
+    Larger is sharper. Chen et al. report the mean over images. The value
     depends on the input range: images are expected in `[0, 1]`; the same
     images in `[-1, 1]` score four times higher (the response doubles).
 
