@@ -10,7 +10,7 @@ import argparse
 
 from keras_recon.studies import balance as studies_balance
 from keras_recon.studies import compare as studies_compare
-from keras_recon.studies import optimizers as studies_optimizers
+from keras_recon.studies import optimizer_comparison as studies_optimizer_comparison
 from keras_recon.studies import robust as studies_robust
 
 LOSS_CHOICES = ("l2", "l1", "logcosh")
@@ -77,11 +77,11 @@ def build_parser():
 
     o = sub.add_parser("optimizers", help="Haruguchi 2019: the 784-32-784 autoencoder's SSIM per loss and optimizer")
     _data_flags(o)
-    o.add_argument("--losses", type=_choices(studies_optimizers.LOSSES), default=list(studies_optimizers.LOSSES))
-    o.add_argument("--activations", type=_choices(studies_optimizers.ACTIVATIONS),
-                   default=list(studies_optimizers.ACTIVATIONS))
-    o.add_argument("--optimizers", type=_choices(studies_optimizers.OPTIMIZERS),
-                   default=list(studies_optimizers.OPTIMIZERS))
+    o.add_argument("--losses", type=_choices(studies_optimizer_comparison.LOSSES), default=list(studies_optimizer_comparison.LOSSES))
+    o.add_argument("--activations", type=_choices(studies_optimizer_comparison.ACTIVATIONS),
+                   default=list(studies_optimizer_comparison.ACTIVATIONS))
+    o.add_argument("--optimizers", type=_choices(studies_optimizer_comparison.OPTIMIZERS),
+                   default=list(studies_optimizer_comparison.OPTIMIZERS))
     o.add_argument("--epochs", type=_positive_int, default=50)
     o.add_argument("--batch-size", type=_positive_int, default=256)
     o.add_argument("--latent-dim", type=_positive_int, default=32)
@@ -185,12 +185,17 @@ def _resume_flags(p):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Joins a multi-process launch (KERAS_RECON_* variables or TF_CONFIG)
+    # before any tensor is made; a single process is left as it is.
+    from keras_recon import distributed
+
+    distributed.initialize_from_env()
     if getattr(args, "second_stage_epochs", 0) < 0:
         parser.error("--second-stage-epochs must be 0 (none) or positive")
     if args.command == "compare":
         studies_compare.run(args)
     elif args.command == "optimizers":
-        studies_optimizers.run(args)
+        studies_optimizer_comparison.run(args)
     elif args.command == "balance":
         studies_balance.run(args)
     elif args.command == "robust":

@@ -201,7 +201,7 @@ def keras22_run(optimizer, steps=15, seed=3):
 
 @pytest.mark.parametrize("name", sorted(KERAS22))
 def test_thesis_optimizers_follow_keras_2_2_rules(name):
-    from keras_recon.studies.optimizers import make_optimizer
+    from keras_recon.studies.optimizer_comparison import make_optimizer
 
     got, w0, grads = keras22_run(make_optimizer(name))
     want = KERAS22[name](w0, grads)

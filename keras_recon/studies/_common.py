@@ -98,7 +98,12 @@ def mean_metric(fn, *arrays):
 
 def write_json(path, payload):
     """Writes JSON through a temporary file and a rename: never half-written.
-    Creates the file's folder if it is missing."""
+    Creates the file's folder if it is missing. Under several processes only
+    the writer (process 0) writes; the others hold the same values."""
+    from keras_recon import distributed
+
+    if not distributed.is_writer():
+        return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -107,6 +112,11 @@ def write_json(path, payload):
 
 
 def write_text(path, text):
+    """Writes text as `write_json` writes JSON."""
+    from keras_recon import distributed
+
+    if not distributed.is_writer():
+        return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

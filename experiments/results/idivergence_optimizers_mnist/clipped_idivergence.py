@@ -25,7 +25,7 @@ from keras import ops
 from keras_recon import data
 from keras_recon import losses
 from keras_recon import metrics
-from keras_recon.studies.optimizers import make_optimizer
+from keras_recon.studies.optimizer_comparison import make_optimizer
 
 ROWS = (("relu", 1, "adamax"), ("relu", 2, "adadelta"), ("sigmoid", 1, "adamax"))
 
