@@ -25,6 +25,7 @@ import zipfile
 import keras
 import numpy as np
 
+from keras_recon import backend
 from keras_recon import distributed
 
 
@@ -146,8 +147,7 @@ class _Watch(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         if self.path and self.every and self.step % self.every == 0:
-            if keras.backend.backend() == "jax":
-                self.model.jax_state_sync()
+            backend.sync_model_state(self.model)
             save_checkpoint(self.path, self.model, {"epoch": self.epoch, "step": self.step,
                                                    "history": self.history, "steps_per_epoch": self.steps})
 
@@ -243,8 +243,7 @@ def fit_resumable(model, x, *, epochs, batch_size, seed=0, checkpoint=None, chec
         for key, values in result.history.items():
             history.setdefault(key, []).append(float(values[-1]))
         if checkpoint:
-            if keras.backend.backend() == "jax":
-                model.jax_state_sync()
+            backend.sync_model_state(model)
             save_checkpoint(checkpoint, model, {"epoch": epoch + 1, "step": 0, "history": history,
                                                 "steps_per_epoch": steps})
     return history

@@ -1,8 +1,10 @@
 """The one module of keras_recon that asks which backend runs.
 
 Everything else is written in `keras.ops` and runs unchanged on JAX,
-TensorFlow and PyTorch. Two questions have no backend-neutral answer in
-Keras's public API, and are answered here.
+TensorFlow and PyTorch. Three questions have no backend-neutral answer in
+Keras's public API, and are answered here; the one backend-specific fast
+path, PyTorch's fused Adam, lives in `keras_recon.backend.torch`. The
+multi-process set-up of each engine is `keras_recon.distributed`.
 """
 
 import keras
@@ -41,3 +43,16 @@ def replicas_in_sync():
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def sync_model_state(model):
+    """Makes `model`'s variables hold the values its training steps produced.
+
+    Keras's JAX trainer keeps the state of a running `fit` outside the
+    variables and writes it back at the end of an epoch; a checkpoint
+    written in the middle of one must ask for it first
+    (`Model.jax_state_sync`). The other backends update the variables in
+    place.
+    """
+    if keras.backend.backend() == "jax":
+        model.jax_state_sync()

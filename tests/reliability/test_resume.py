@@ -17,6 +17,7 @@ from keras_recon import training
 from keras_recon.likelihoods import Gaussian
 from keras_recon.models import VAE
 from keras_recon.models import architectures
+from keras_recon.studies import compare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # 600 images, as every CLI run of the suite that shares `classifier_cache`,
@@ -164,7 +165,7 @@ def test_nan_in_the_cli_keeps_what_was_written(tmp_path, monkeypatch, classifier
         calls["n"] += 1
         return clean_x, clean_y, x[4000:4200], y[4000:4200]
 
-    monkeypatch.setattr(cli, "_load", fake_load)
+    monkeypatch.setattr(compare, "_load", fake_load)
     original = training.fit_resumable
 
     def counting_fit(model, x, **kwargs):
