@@ -211,8 +211,8 @@ class EpochTimer(keras.callbacks.Callback):
         self.after_last.append(end - self.last)
 
 
-def seed000_vae():
-    """Seed 000's MLP VAE with `LogCosh(a=100)` and keras_recon's Adam
+def mlp_vae():
+    """Chen et al.'s MLP VAE with `LogCosh(a=100)` and keras_recon's Adam
     (1e-3), compiled, seeded: the model the MNIST benchmarks train."""
     from keras_recon import optimizers
     from keras_recon.losses import LogCosh

@@ -5,7 +5,7 @@ same model and loss in the backend's own framework.
     KERAS_BACKEND=torch python -m benchmarks.handwritten        # plain PyTorch
     KERAS_BACKEND=tensorflow python -m benchmarks.handwritten   # tf.function
 
-The model is seed 000's VAE (MLP): 784-500-500-(8 means, 8 log-variances),
+The model is Chen et al.'s MLP VAE: 784-500-500-(8 means, 8 log-variances),
 decoder 8-500-500-784 with a sigmoid, ReLU; log-cosh (a = 100) summed over
 pixels plus the KL, averaged over the batch of 100; Adam 1e-3; the first
 10,000 MNIST training digits (or the 5,000 embedded ones). Each side runs a

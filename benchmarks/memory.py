@@ -8,7 +8,7 @@ Two measurements, each in its own process so one cannot inflate the other:
 - the README's main job, `keras-recon compare --epochs 40` on the embedded
   digits (`--main-epochs` shortens it), its peak resident memory from
   `os.wait4` (`ru_maxrss` of the finished process);
-- the seed 000 VAE (MLP), `LogCosh(a=100)`, Adam, batch 100, on the 60,000
+- Chen et al.'s MLP VAE, `LogCosh(a=100)`, Adam, batch 100, on the 60,000
   MNIST training digits (`$KERAS_RECON_DATA/mnist` or `--data-dir`) for
   `--epochs` epochs (20), with the resident memory read from
   `/proc/self/status` at the end of every epoch.

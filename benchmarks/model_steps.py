@@ -3,11 +3,11 @@
     KERAS_BACKEND=jax python -m benchmarks.model_steps
     KERAS_BACKEND=jax python -m benchmarks.model_steps --dtype-policy mixed_bfloat16   # on a GPU
 
-Models: seed 000's conv VAE for MNIST (`architectures.conv_mnist`, 8
-latents, `LogCosh(a=100)`), seed 003's ResNet VAE for CIFAR-10
+Models: Chen et al.'s conv VAE for MNIST (`architectures.conv_mnist`, 8
+latents, `LogCosh(a=100)`), Asperti and Trentin's ResNet VAE for CIFAR-10
 (`architectures.resnet`, 3 scale blocks, 64 latents, `Gaussian` decoder
 with `gamma="computed"` and its `GammaBalancer`), and with `--models`
-also seed 000's CelebA conv VAE (`conv_celeba`, 64x64, 64 latents). Adam,
+also Chen et al.'s CelebA conv VAE (`conv_celeba`, 64x64, 64 latents). Adam,
 batch 100, `model.fit` on `--steps` batches of uniform random images per
 round (a step's cost does not depend on pixel values); one warm-up round
 (compilation), then the median over `--rounds` rounds of the time per step.
@@ -27,9 +27,9 @@ import numpy as np
 from benchmarks import _harness
 
 MODELS = {
-    "conv_mnist": "seed 000 conv VAE, MNIST 28x28x1, LogCosh(a=100)",
-    "resnet": "seed 003 ResNet VAE, CIFAR-10 32x32x3, Gaussian(gamma=computed)",
-    "conv_celeba": "seed 000 conv VAE, CelebA 64x64x3, LogCosh(a=100)",
+    "conv_mnist": "Chen et al. conv VAE, MNIST 28x28x1, LogCosh(a=100)",
+    "resnet": "Asperti and Trentin ResNet VAE, CIFAR-10 32x32x3, Gaussian(gamma=computed)",
+    "conv_celeba": "Chen et al. conv VAE, CelebA 64x64x3, LogCosh(a=100)",
 }
 
 

@@ -3,7 +3,7 @@
     pip install -e ".[bench]"          # pythae 0.1.2 next to torch==2.13.0
     KERAS_BACKEND=jax python -m benchmarks.pythae_vae
 
-Seed 000's MLP VAE (784-500-500-8 latents, mirrored, ReLU, sigmoid output)
+Chen et al.'s MLP VAE (784-500-500-8 latents, mirrored, ReLU, sigmoid output)
 on the first 10,000 MNIST training digits (`$KERAS_RECON_DATA/mnist` or
 `--data-dir`; the 5,000 embedded digits otherwise), batch 100, Adam 1e-3,
 squared-error reconstruction (pythae's `reconstruction_loss="mse"`, which is
