@@ -18,11 +18,13 @@ one-process run too. Writes
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+# The same free-port helper the multi-process tests launch with.
+from tests.test_multi_process import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLOBAL_BATCH = 100
@@ -62,16 +64,6 @@ def worker(epochs):
     if distributed.is_writer():
         print("RESULT " + json.dumps({"processes": distributed.process_count(), "steps_per_epoch": steps,
                                       "epoch_seconds": times[1:]}), flush=True)
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def run(processes, epochs, backend):
