@@ -45,7 +45,7 @@ def main():
     )
     gamma = history.history["gamma"]
     print(f"gamma after each epoch: {' '.join(f'{g:.4f}' for g in gamma)}")
-    print(f"held-out MSE: {float(np.mean((keras.ops.convert_to_numpy(vae.reconstruct(x_test)) - x_test) ** 2)):.5f}")
+    print(f"held-out MSE: {float(np.mean((vae.reconstruct(x_test) - x_test) ** 2)):.5f}")
     print(f"variance law: {history.history['variance_law'][-1]:.3f}, "
           f"inactive latents: {int(history.history['inactive_latents'][-1])} of 16")
     print(f"reconstructions and samples: {args.out}/")

@@ -43,8 +43,8 @@ def main():
         wae.compile(optimizer=keras_recon.optimizers.Adam(1e-3), loss=loss)
         print(f"--- {name}")
         history = wae.fit(x_train, epochs=args.epochs, batch_size=100, verbose=2)
-        recon = keras.ops.convert_to_numpy(wae.reconstruct(x_test))
-        samples = keras.ops.convert_to_numpy(wae.sample(len(x_test), seed=1))
+        recon = wae.reconstruct(x_test)
+        samples = wae.sample(len(x_test), seed=1)
         print(f"{name}: sharpness of reconstructions {mean_sharpness(recon):.4f}, "
               f"of samples {mean_sharpness(samples):.4f}, "
               f"MMD {history.history['mmd'][-1]:.4f}")

@@ -116,6 +116,30 @@ def test_reconstruct_is_deterministic_and_interpolate_ends_at_both(kind, digits)
         model.interpolate(digits[0], digits[1], steps=1)
 
 
+@pytest.mark.parametrize("kind", ["AE", "VAE", "WAE", "WAE-gaussian"])
+def test_inference_methods_return_numpy_arrays(kind, digits):
+    # As `Model.predict` does: host arrays with no gradient attached, which
+    # `np.asarray` and NumPy arithmetic take on every backend.
+    model = build(kind)
+    codes = model.encode(digits[:8])
+    outputs = {
+        "encode": codes,
+        "decode": model.decode(codes[0] if kind == "VAE" else codes),
+        "reconstruct": model.reconstruct(digits[:8]),
+        "interpolate": model.interpolate(digits[0], digits[1], steps=3),
+    }
+    if kind != "AE":
+        outputs["sample"] = model.sample(3, seed=0)
+    for name, out in outputs.items():
+        for array in out if isinstance(out, tuple) else (out,):
+            assert type(array) is np.ndarray, (name, type(array))
+    whole = model.reconstruct(digits[:10])
+    np.testing.assert_allclose(model.reconstruct(digits[:10], batch_size=3), whole, atol=1e-6)
+    assert whole.shape == (10, 28, 28, 1)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.reconstruct(digits[:4], batch_size=0)
+
+
 @pytest.mark.parametrize("kind", ["VAE", "WAE"])
 def test_sample_is_seeded(kind):
     model = build(kind)

@@ -26,6 +26,12 @@ def finish_total(model, total):
     return total if replicas == 1 else total / replicas
 
 
+def to_numpy(outputs):
+    """NumPy arrays of a tensor or a tuple of tensors, with no gradient
+    attached: what the inference methods return, as `Model.predict` does."""
+    return keras.tree.map_structure(ops.convert_to_numpy, outputs)
+
+
 def weighted_batch_mean(values, sample_weight):
     """Batch mean of per-sample values, weighted as Keras's default reduction."""
     if sample_weight is None:
@@ -149,25 +155,32 @@ class ReconModel(LikelihoodOwner, keras.Model):
         return weighted_batch_mean(values, sample_weight)
 
     # -- researcher-facing methods ------------------------------------------
+    # Inference only: like `Model.predict`, they return NumPy arrays, which
+    # carry no gradient and live on the host on every backend.
     def decode(self, z):
-        """Images (or vectors) from latent codes."""
-        return self.decoder(ops.convert_to_tensor(z), training=False)
+        """Images (or vectors) from latent codes, as a NumPy array."""
+        return to_numpy(self.decoder(ops.convert_to_tensor(z), training=False))
 
     def reconstruct(self, x, batch_size=None):
-        """Deterministic reconstructions: decodes the posterior mean."""
-        return self._batched(lambda b: self.decode(self._code(b)), x, batch_size)
+        """Deterministic reconstructions (the decoded posterior mean), as a
+        NumPy array; `batch_size` bounds the images decoded at once."""
+        x = ops.convert_to_numpy(x)
+        step = max(len(x), 1) if batch_size is None else int(batch_size)
+        if step < 1:
+            raise ValueError(f"Argument `batch_size` must be at least 1. Received: batch_size={batch_size}")
+        return np.concatenate([self.decode(self._code(x[i : i + step])) for i in range(0, len(x), step)])
 
     def interpolate(self, x1, x2, steps=10):
         """Decodes `steps` codes on the line from `x1`'s to `x2`'s code.
 
         `x1` and `x2` are single inputs (with or without a batch axis of 1);
-        returns `steps` decoded images, the first and last being the two
-        reconstructions (Chen et al., appendix C).
+        returns `steps` decoded images as a NumPy array, the first and last
+        being the two reconstructions (Chen et al., appendix C).
         """
         if steps < 2:
             raise ValueError(f"Argument `steps` must be at least 2. Received: steps={steps}")
         z1, z2 = (self._code(self._one(x)) for x in (x1, x2))
-        t = ops.reshape(ops.linspace(0.0, 1.0, steps), (steps, 1))
+        t = np.linspace(0.0, 1.0, steps, dtype=z1.dtype).reshape(steps, 1)
         return self.decode((1.0 - t) * z1 + t * z2)
 
     def _one(self, x):
@@ -178,14 +191,6 @@ class ReconModel(LikelihoodOwner, keras.Model):
         if x.shape[0] != 1:
             raise ValueError(f"`interpolate` takes single inputs; received shape {tuple(x.shape)}")
         return x
-
-    def _batched(self, fn, x, batch_size):
-        if batch_size is None:
-            return fn(ops.convert_to_tensor(x))
-        x = np.asarray(x)
-        parts = [ops.convert_to_numpy(fn(ops.convert_to_tensor(x[i : i + batch_size])))
-                 for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts)
 
     def _code(self, x):
         raise NotImplementedError

@@ -3,6 +3,7 @@ from keras import ops
 
 from keras_recon.models._base import ReconModel
 from keras_recon.models._base import finish_total
+from keras_recon.models._base import to_numpy
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
@@ -35,8 +36,8 @@ class AE(ReconModel):
         return self.decoder(self.encoder(x, training=training), training=training)
 
     def encode(self, x):
-        """The codes of `x`."""
-        return self.encoder(ops.convert_to_tensor(x), training=False)
+        """The codes of `x`, as a NumPy array."""
+        return to_numpy(self.encoder(ops.convert_to_tensor(x), training=False))
 
     def _code(self, x):
         return self.encode(x)

@@ -83,9 +83,8 @@ class TwoStageVAE(LikelihoodOwner, keras.Model):
         codes = []
         for i in range(0, len(x), batch_size):
             z_mean, z_log_var = self.first.encode(x[i : i + batch_size])
-            eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i,
-                                      dtype=z_mean.dtype)
-            codes.append(ops.convert_to_numpy(z_mean + ops.exp(0.5 * z_log_var) * eps))
+            eps = keras.random.normal(z_mean.shape, seed=None if seed is None else seed + i)
+            codes.append(z_mean + np.exp(0.5 * z_log_var) * ops.convert_to_numpy(eps))
         return np.concatenate(codes)
 
     def fit_second_stage(self, x, seed=None, **fit_kwargs):

@@ -4,6 +4,7 @@ from keras import ops
 from keras_recon.models._base import ReconModel
 from keras_recon.models._base import finish_total
 from keras_recon.models._base import kl_to_standard_normal
+from keras_recon.models._base import to_numpy
 from keras_recon.models._base import weighted_batch_mean
 
 
@@ -112,14 +113,14 @@ class VAE(ReconModel):
         return self.decoder.inputs[0].shape[-1]
 
     def encode(self, x):
-        """The posterior `(z_mean, z_log_var)` of `x`."""
-        return split_gaussian(self.encoder(ops.convert_to_tensor(x), training=False))
+        """The posterior `(z_mean, z_log_var)` of `x`, as NumPy arrays."""
+        return to_numpy(split_gaussian(self.encoder(ops.convert_to_tensor(x), training=False)))
 
     def _code(self, x):
         return self.encode(x)[0]
 
     def sample(self, n, seed=None):
-        """Decodes `n` codes drawn from the N(0, I) prior."""
+        """Decodes `n` codes drawn from the N(0, I) prior (a NumPy array)."""
         z = keras.random.normal((int(n), self.latent_dim), seed=seed)
         return self.decode(z)
 
@@ -127,9 +128,9 @@ class VAE(ReconModel):
         """Per-image negative ELBO in nats: an upper bound on `-log p(x)`.
 
         `NLL(x | decoder(z)) + KL(q(z|x) || N(0, I))`, averaged over
-        `samples` draws of `z ~ q(z|x)`. Needs a likelihood layer (a
-        normalised density); a reconstruction loss such as `LogCosh` is not
-        one. Divide by `h * w * c * log 2` (`metrics.bits_per_dim`) for bits
+        `samples` draws of `z ~ q(z|x)`, as a NumPy array of shape `(batch,)`.
+        Needs a likelihood layer (a normalised density); a reconstruction
+        loss such as `LogCosh` is not one. Divide by `h * w * c * log 2` (`metrics.bits_per_dim`) for bits
         per dimension.
         """
         if self.likelihood is None:
@@ -140,13 +141,13 @@ class VAE(ReconModel):
         if samples < 1:
             raise ValueError(f"Argument `samples` must be at least 1. Received: samples={samples}")
         x = ops.convert_to_tensor(x)
-        z_mean, z_log_var = self.encode(x)
+        z_mean, z_log_var = split_gaussian(self.encoder(x, training=False))
         total = kl_to_standard_normal(z_mean, z_log_var)
         for i in range(samples):
             eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i)
             z = z_mean + ops.exp(0.5 * z_log_var) * eps
-            total = total + self.likelihood(x, self.decode(z)) / samples
-        return total
+            total = total + self.likelihood(x, self.decoder(z, training=False)) / samples
+        return to_numpy(total)
 
     def get_config(self):
         config = super().get_config()

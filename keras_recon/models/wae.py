@@ -3,6 +3,7 @@ from keras import ops
 
 from keras_recon.models._base import ReconModel
 from keras_recon.models._base import finish_total
+from keras_recon.models._base import to_numpy
 from keras_recon.models.vae import split_gaussian
 
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -140,15 +141,16 @@ class WAE(ReconModel):
         return self.decoder.inputs[0].shape[-1]
 
     def encode(self, x):
-        """Deterministic codes: the encoder's output (its mean if Gaussian)."""
+        """Deterministic codes, the encoder's output (its mean if Gaussian),
+        as a NumPy array."""
         encoded = self.encoder(ops.convert_to_tensor(x), training=False)
-        return split_gaussian(encoded)[0] if self.gaussian_encoder else encoded
+        return to_numpy(split_gaussian(encoded)[0] if self.gaussian_encoder else encoded)
 
     def _code(self, x):
         return self.encode(x)
 
     def sample(self, n, seed=None):
-        """Decodes `n` codes drawn from the N(0, I) prior."""
+        """Decodes `n` codes drawn from the N(0, I) prior (a NumPy array)."""
         return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed))
 
     def get_config(self):
