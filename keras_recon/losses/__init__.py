@@ -1,8 +1,16 @@
 """Reconstruction losses: pure `keras.ops` functions and `Loss` classes.
 
-Every loss returns one value per sample. By default the elementwise errors
-are summed over all non-batch axes, as the papers do
-(`sample_reduction="sum"`); `sample_reduction="mean"` averages them instead.
+Every loss returns one value per sample. Each class takes its function's
+hyperparameters and these arguments, the same for every loss
+(`GaussianNLL` all but `sample_reduction`):
+
+- `sample_reduction`: `"sum"` (the papers) or `"mean"` of the elementwise
+  errors over each sample's non-batch axes. Defaults to `"sum"`.
+- `reduction`: Keras's reduction over the batch. Defaults to
+  `"sum_over_batch_size"`.
+- `name`: Name of the loss instance. Defaults to the function's name.
+- `dtype`: Dtype of the loss's computations. Defaults to `None`, which
+  means `keras.backend.floatx()`.
 """
 
 from keras_recon.losses.absolute_error import AbsoluteError

@@ -1,11 +1,5 @@
-"""Shared plumbing for the reconstruction losses.
-
-Every loss in this package is an elementwise error followed by a per-sample
-reduction. This module holds the pieces all of them need: input conversion
-and checks, the float32 upcast for half-precision inputs, the reduction over
-non-batch axes, and the base class that turns a pure function into a
-`keras.losses.Loss`.
-"""
+"""What every loss shares: argument checks, input conversion, the
+per-sample reduction, and the `Loss` class that wraps a pure function."""
 
 import math
 
@@ -16,28 +10,32 @@ SAMPLE_REDUCTIONS = ("sum", "mean")
 _HALF_DTYPES = ("float16", "bfloat16")
 
 
+def check_number(name, value, *, positive=False, allow_inf=False):
+    """`value` as a float, or a `ValueError` naming the argument.
+
+    Accepts a real Python number other than NaN, finite unless `allow_inf`,
+    and greater than 0 where `positive`.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or math.isnan(value)
+        or not (allow_inf or math.isfinite(value))
+        or (positive and value <= 0)
+    ):
+        kind = "a positive" if positive else "a real"
+        kind += " number or +-inf" if allow_inf else " finite number"
+        raise ValueError(f"Argument `{name}` must be {kind}. Received: {name}={value!r}")
+    return float(value)
+
+
 def check_sample_reduction(sample_reduction):
     if sample_reduction not in SAMPLE_REDUCTIONS:
         raise ValueError(
-            "Argument `sample_reduction` must be one of "
-            f"{SAMPLE_REDUCTIONS}. Received: sample_reduction={sample_reduction!r}"
+            f"Argument `sample_reduction` must be one of {SAMPLE_REDUCTIONS}. "
+            f"Received: sample_reduction={sample_reduction!r}"
         )
     return sample_reduction
-
-
-def check_positive(name, value):
-    """Raises unless `value` is a finite positive Python number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(
-            f"Argument `{name}` must be a positive number. "
-            f"Received: {name}={value!r}"
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a finite positive number. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def prepare(y_true, y_pred, flatten=True):
@@ -77,11 +75,10 @@ def prepare(y_true, y_pred, flatten=True):
 def flatten_batch(x):
     """`(batch, d0, ..., dN)` -> `(batch, d0 * ... * dN)` when the sizes are known.
 
-    The losses are elementwise and then reduced over every non-batch axis,
-    so this changes no value; it matters for speed. Images carry a trailing
-    channel axis of size 1 (MNIST's `(28, 28, 1)`), and XLA on CPU does not
-    vectorise a fused elementwise-and-reduce loop whose innermost axis has
-    one element (`benchmarks/train_step.py` measures the VAE step).
+    No value changes, since the losses are reduced over every non-batch
+    axis; it is for speed: XLA on CPU does not vectorise a fused
+    elementwise-and-reduce loop whose innermost axis has one element, as
+    MNIST's `(28, 28, 1)` has (`benchmarks/train_step.py` measures it).
     """
     shape = tuple(x.shape)
     if len(shape) <= 2 or any(d is None for d in shape[1:]):
@@ -92,42 +89,36 @@ def flatten_batch(x):
 
 def reduce_per_sample(values, sample_reduction, out_dtype):
     """Sums or averages elementwise errors over every non-batch axis."""
+    check_sample_reduction(sample_reduction)
     if len(values.shape) > 1:
-        axes = tuple(range(1, len(values.shape)))
-        if sample_reduction == "sum":
-            values = ops.sum(values, axis=axes)
-        else:
-            values = ops.mean(values, axis=axes)
+        reduce = ops.sum if sample_reduction == "sum" else ops.mean
+        values = reduce(values, axis=tuple(range(1, len(values.shape))))
     return ops.cast(values, out_dtype)
 
 
 class ReconstructionLoss(keras.losses.Loss):
-    """Base class: a per-sample loss built from an elementwise function.
+    """A `Loss` that calls a pure per-sample function with its hyperparameters.
 
-    Subclasses set `fn` (the public pure function) and list their own
-    hyperparameters in `_hyperparameters`; `get_config` then returns exactly
-    the constructor's arguments.
+    As Keras's own loss classes wrap their functions; each hyperparameter
+    is also an attribute (`loss.a`), and `get_config` returns exactly the
+    constructor's arguments.
     """
 
-    fn = None
-    _hyperparameters = ()
-
-    def __init__(self, sample_reduction, reduction, name, dtype):
+    def __init__(self, fn, sample_reduction, reduction, name, dtype, **hyperparameters):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.fn = fn
         self.sample_reduction = check_sample_reduction(sample_reduction)
+        self.hyperparameters = hyperparameters
+        for key, value in hyperparameters.items():
+            setattr(self, key, value)
         # Kept as given (a policy by its name) so that `get_config`
         # round-trips the argument.
         self._dtype_arg = dtype if dtype is None or isinstance(dtype, str) else dtype.name
 
     def call(self, y_true, y_pred):
-        kwargs = {k: getattr(self, k) for k in self._hyperparameters}
-        return self.fn(
-            y_true, y_pred, sample_reduction=self.sample_reduction, **kwargs
-        )
+        return self.fn(y_true, y_pred, sample_reduction=self.sample_reduction, **self.hyperparameters)
 
     def get_config(self):
         config = super().get_config()
-        config.update({k: getattr(self, k) for k in self._hyperparameters})
-        config["sample_reduction"] = self.sample_reduction
-        config["dtype"] = self._dtype_arg
+        config.update(self.hyperparameters, sample_reduction=self.sample_reduction, dtype=self._dtype_arg)
         return config

@@ -2,7 +2,6 @@ import keras
 from keras import ops
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_sample_reduction
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -32,7 +31,6 @@ def absolute_error(y_true, y_pred, *, sample_reduction="sum"):
     Returns:
         One loss value per sample, shape `(batch,)`.
     """
-    check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     return reduce_per_sample(ops.abs(y_pred - y_true), sample_reduction, out_dtype)
 
@@ -49,22 +47,10 @@ class AbsoluteError(ReconstructionLoss):
     1.5
 
     Args:
-        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
-            over each sample's non-batch axes. Defaults to `"sum"`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Name of the loss instance. Defaults to `"absolute_error"`.
-        dtype: Dtype of the loss's computations. Defaults to `None`, which
-            means `keras.backend.floatx()`.
+        sample_reduction, reduction, name, dtype: As for every loss in
+            `keras_recon.losses`; `name` defaults to `"absolute_error"`.
     """
 
-    fn = staticmethod(absolute_error)
-
-    def __init__(
-        self,
-        sample_reduction="sum",
-        reduction="sum_over_batch_size",
-        name="absolute_error",
-        dtype=None,
-    ):
-        super().__init__(sample_reduction, reduction, name, dtype)
+    def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",
+                 name="absolute_error", dtype=None):
+        super().__init__(absolute_error, sample_reduction, reduction, name, dtype)

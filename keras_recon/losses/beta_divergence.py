@@ -4,8 +4,7 @@ import keras
 from keras import ops
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_positive
-from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -15,19 +14,16 @@ _FLOAT32_LIMIT = 1e37
 
 
 def check_beta(beta, epsilon=1e-7):
-    """Raises unless `beta` is a finite real whose floor curvature
-    `epsilon**(beta - 2)` fits float32."""
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-        raise ValueError(f"Argument `beta` must be a real number. Received: beta={beta!r}")
-    if not math.isfinite(beta):
-        raise ValueError(f"Argument `beta` must be finite. Received: beta={beta!r}")
+    """`beta` as a float, if it is finite and the floor's curvature
+    `epsilon**(beta - 2)` fits float32; else a `ValueError`."""
+    beta = check_number("beta", beta)
     if (beta - 2.0) * math.log(epsilon) > math.log(_FLOAT32_LIMIT):
         raise ValueError(
             f"beta_divergence with beta={beta} and epsilon={epsilon}: the curvature "
             f"epsilon**(beta - 2) below the floor overflows float32. Use beta >= "
-            f"{2.0 + math.log(_FLOAT32_LIMIT) / math.log(epsilon):.3g} or a larger epsilon."
+            f"{2.0 + math.log(_FLOAT32_LIMIT) / math.log(epsilon):.6g} or a larger epsilon."
         )
-    return float(beta)
+    return beta
 
 
 def box_cox_log(t, lam):
@@ -44,20 +40,13 @@ def box_cox_log(t, lam):
 def _divergence_above_floor(y, x, beta):
     """`d_beta(y | x)` for `y, x > 0`, in the form that keeps precision.
 
-    `beta = 1` and `0` have closed forms, differentiated by autodiff, and
-    `beta = 0.5` the closed form `2 (sqrt(y) - sqrt(x))**2 / sqrt(x)`.
-    Otherwise the value uses the homogeneity `d(y | x) = x**beta d(r | 1)`,
-    `r = y / x`, with `beta (beta - 1) d(r | 1) = r**beta - beta r + beta
-    - 1` taken through `expm1` of the power whose exponent is nearer 0, so
-    it is continuous across `beta = 0` and `beta = 1` and keeps its
-    precision at `r = 1`. Except at 1 and 0 the gradient is the divergence's own,
-    `x**(beta - 2) (x - y)` in `x` and `x**lam expm1(lam log r) / lam` in
-    `y` (`lam = beta - 1`), because autodiff of the homogeneous form cancels
-    two large terms where `beta < 0` and `y << x` (a 20% error in float32 at
-    `beta = -1`, `y = 1e-7`, `x = 0.3`), and that of the closed form at 0.5
-    is `inf * 0` at the top of float32's range. Each logarithm is taken apart:
-    `y / x` under- or overflows at the extremes of float32, where
-    `log(y) - log(x)` stays finite.
+    Closed forms at `beta = 1`, `0` and `0.5`; otherwise the homogeneous
+    form `x**beta d(y / x | 1)` through `expm1`, continuous across `beta = 0`
+    and `1`. Except at 1 and 0 the gradient is the divergence's own, written
+    out, because autodiff of these forms loses precision where `beta < 0`
+    and `y << x`, and is `inf * 0` at the top of float32's range at 0.5.
+    Logarithms are taken apart, as `log(y) - log(x)`: `y / x` under- or
+    overflows at float32's extremes.
     """
     if beta == 1.0:
         return y * (ops.log(y) - ops.log(x)) - y + x
@@ -102,40 +91,30 @@ def _divergence_above_floor(y, x, beta):
 
 def elementwise_beta_divergence(y, x, beta, epsilon):
     """`d_beta(y | x)` per element, continued below `epsilon` so that value
-    and gradient are finite for all non-negative inputs.
+    and gradient are finite for every real input.
 
-    The beta-divergence is the Bregman divergence of a convex generator
-    `phi` whose derivative is `L(t) = box_cox_log(t, beta - 1)`:
-    `d(y | x) = phi(y) - phi(x) - L(x) (y - x)`. For `beta < 2`, `L` has a
-    pole or an infinite slope at 0. Below `epsilon`, `L` is continued by its
-    tangent, `L(epsilon) + C (t - epsilon)` with `C = epsilon**(beta - 2)`
-    (`phi` by its second-order Taylor polynomial). With
+    The beta-divergence is the Bregman divergence whose generator has the
+    derivative `L(t) = box_cox_log(t, beta - 1)`. Below `epsilon`, `L` is
+    continued by its tangent, of slope `C = epsilon**(beta - 2)`. With
     `y_ = max(y, epsilon)`, `x_ = max(x, epsilon)`, `dy = y - y_` and
-    `dx = x - x_` (each zero unless its input is below the floor) that
-    gives
+    `dx = x - x_`:
 
         d(y | x) = d(y_ | x_) + dy (L(epsilon) - L(x_))
                    - C dx (y_ - epsilon) + C (dy - dx)**2 / 2
 
-    (with both inputs below the floor, `C (y - x)**2 / 2`). This is again
-    a Bregman divergence: non-negative, exactly zero where `y == x` (zeros
-    included), exact where both inputs are at least `epsilon`, and
-    continuously differentiable. Below the floor the gradient in `x` is
-    `C (x - y)`: finite, and negative wherever `y > x`, so descent moves a
-    prediction up toward its target. The gradient is autodiff of this value
-    in both arguments. Where `y < epsilon` the value differs from the exact
-    one by a term that does not depend on `x` (at `y = 0`,
-    `epsilon**beta (1/2 - 1/beta)`; for the I-divergence `-epsilon / 2`).
+    again a Bregman divergence: zero where `y == x`, exact where both inputs
+    are at least `epsilon`, and of gradient `C (x - y)` in `x` below the
+    floor. The gradient is autodiff of this value. The guide "Numerics of
+    the losses" has the derivation.
     """
     if beta == 2.0:
         return 0.5 * ops.square(y - x)
     lam = beta - 1.0
-    # `where`, not `ops.maximum`: on PyTorch, Keras 3.15's `maximum` returns
-    # float32 for float64 inputs; and epsilon as a tensor of the inputs'
-    # dtype, since a Python float passes through float32 there. The offsets
-    # are selected rather than computed as `y - y_floor`, so above the floor
-    # they carry no gradient (one of size `C`, cancelling another, would
-    # cost float32 all its precision).
+    # On PyTorch, Keras 3.15's `maximum` returns float32 for float64 inputs
+    # and a Python float passes through float32: hence `where`, and epsilon
+    # as a tensor of the inputs' dtype.
+    # The offsets are selected, not computed as `y - y_floor`, so above the
+    # floor they carry no gradient (one of size `C` cancelling another).
     floor = ops.convert_to_tensor(epsilon, dtype=x.dtype)
     y_above, x_above = y > floor, x > floor
     y_floor, x_floor = ops.where(y_above, y, floor), ops.where(x_above, x, floor)
@@ -143,10 +122,9 @@ def elementwise_beta_divergence(y, x, beta, epsilon):
     dy, dx = ops.where(y_above, zero, y - floor), ops.where(x_above, zero, x - floor)
     curvature = epsilon ** (beta - 2.0)
     log_at_floor = box_cox_log(floor, lam)
-    # Where x is below the floor too, L(x_) is L(epsilon): the difference is
-    # taken as exactly 0 (the scalar and the elementwise logarithm may
-    # differ in the last bit, which `dy` would turn into a nonzero value at
-    # y == x).
+    # Exactly 0 where x is below the floor too: the scalar and the
+    # elementwise logarithm may differ in the last bit, which `dy` would
+    # turn into a nonzero value at y == x.
     log_gap = ops.where(x_above, log_at_floor - box_cox_log(x_floor, lam), zero)
     continuation = (
         dy * log_gap
@@ -175,16 +153,12 @@ def beta_divergence(
 
     Inputs must be non-negative. For `beta < 2` the divergence has a pole
     or an infinite slope at 0; below `epsilon` it is continued as a Bregman
-    divergence whose generator's derivative is extended by its tangent
-    (see `elementwise_beta_divergence`): exact where both inputs are at
-    least `epsilon`, zero where `y_true == y_pred`, and below the floor a
-    finite gradient that pushes `y_pred` toward `y_true`. The gradient is
-    the derivative of the value computed, in both arguments. The
-    continuation is a convex quadratic defined for every real input, so a
-    negative input (which the divergence itself does not allow) still gets
-    a finite, non-negative value and a gradient toward `y_true`. For
-    `beta > 1`, inputs are clipped to the size whose `beta`-th power stays
-    inside float32's range.
+    divergence (see `elementwise_beta_divergence`): exact where both inputs
+    are at least `epsilon`, zero where `y_true == y_pred`, and a finite
+    gradient toward `y_true` below the floor, negative inputs included.
+    For `beta > 1` inputs are clipped where their `beta`-th power would
+    leave float32's range. The derivation is in the guide "Numerics of
+    the losses".
 
     Example:
 
@@ -197,7 +171,7 @@ def beta_divergence(
         y_true: Non-negative targets, shape `(batch, d0, ..., dN)`.
         y_pred: Non-negative predictions, the same shape as `y_true`.
         beta: Any finite real with `epsilon**(beta - 2)` within float32's
-            range (`beta >= -3.4` at the default epsilon). Defaults to
+            range (`beta >= -3.2857` at the default epsilon). Defaults to
             `2.0`.
         epsilon: Positive floor below which the divergence is continued.
             Defaults to `1e-7`.
@@ -214,14 +188,12 @@ def beta_divergence(
           matrix factorization with the beta-divergence", Neural
           Computation, 2011.
     """
-    epsilon = check_positive("epsilon", epsilon)
+    epsilon = check_number("epsilon", epsilon, positive=True)
     beta = check_beta(beta, epsilon)
-    check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     if beta > 1.0:
-        # The terms y**beta / (beta (beta - 1)) and y x**(beta - 1) / (beta - 1)
-        # are each of size max(y, x)**beta: past float32's range they are
-        # inf and their difference NaN.
+        # The formula's terms are each of size max(y, x)**beta; past
+        # float32's range they would be inf and their difference NaN.
         bound = math.exp(math.log(_FLOAT32_LIMIT) / beta)
         y_true, y_pred = ops.minimum(y_true, bound), ops.minimum(y_pred, bound)
     values = elementwise_beta_divergence(y_true, y_pred, beta, epsilon)
@@ -248,27 +220,12 @@ class BetaDivergence(ReconstructionLoss):
             range. Defaults to `2.0`.
         epsilon: Positive floor below which the divergence is continued.
             Defaults to `1e-7`.
-        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
-            over each sample's non-batch axes. Defaults to `"sum"`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Name of the loss instance. Defaults to `"beta_divergence"`.
-        dtype: Dtype of the loss's computations. Defaults to `None`, which
-            means `keras.backend.floatx()`.
+        sample_reduction, reduction, name, dtype: As for every loss in
+            `keras_recon.losses`; `name` defaults to `"beta_divergence"`.
     """
 
-    fn = staticmethod(beta_divergence)
-    _hyperparameters = ("beta", "epsilon")
-
-    def __init__(
-        self,
-        beta=2.0,
-        epsilon=1e-7,
-        sample_reduction="sum",
-        reduction="sum_over_batch_size",
-        name="beta_divergence",
-        dtype=None,
-    ):
-        super().__init__(sample_reduction, reduction, name, dtype)
-        self.epsilon = check_positive("epsilon", epsilon)
-        self.beta = check_beta(beta, self.epsilon)
+    def __init__(self, beta=2.0, epsilon=1e-7, sample_reduction="sum",
+                 reduction="sum_over_batch_size", name="beta_divergence", dtype=None):
+        epsilon = check_number("epsilon", epsilon, positive=True)
+        super().__init__(beta_divergence, sample_reduction, reduction, name, dtype,
+                         beta=check_beta(beta, epsilon), epsilon=epsilon)

@@ -3,7 +3,7 @@ import math
 import keras
 from keras import ops
 
-from keras_recon.losses._common import check_positive
+from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -12,11 +12,9 @@ GAMMA_MODES = ("learned", "computed", "optimal")
 
 def check_gamma(gamma):
     """A positive number, or one of `GAMMA_MODES`."""
-    if isinstance(gamma, str) and gamma in GAMMA_MODES:
-        return gamma
-    if isinstance(gamma, str):
+    if isinstance(gamma, str) and gamma not in GAMMA_MODES:
         raise ValueError(f"Argument `gamma` must be a positive number or one of {GAMMA_MODES}. Received: gamma={gamma!r}")
-    return check_positive("gamma", gamma)
+    return gamma if isinstance(gamma, str) else check_number("gamma", gamma, positive=True)
 
 
 def gamma_from_mse(mse):
@@ -80,15 +78,9 @@ def gaussian_nll(y_true, y_pred, *, gamma):
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class GaussianNLL(keras.losses.Loss):
-    """The Gaussian decoder NLL as a Keras loss, for `compile(loss=...)`.
+    """The Gaussian decoder NLL (`gaussian_nll`) as a Keras loss, for `compile(loss=...)`.
 
-    Formula per sample, summed over pixels:
-
-    ```python
-    nll = sum((y_pred - y_true)**2 / (2 gamma**2) + log(gamma) + log(2 pi) / 2)
-    ```
-
-    with gamma fixed, learned, computed or optimal as in
+    Gamma is fixed, learned, computed or optimal as in
     `keras_recon.likelihoods.Gaussian`. A learned or computed gamma is
     state, and a Keras loss cannot own state (inside a compiled JAX step a
     variable the model does not own is read as a constant and never
@@ -111,17 +103,15 @@ class GaussianNLL(keras.losses.Loss):
         gamma: A positive number, `"learned"`, `"computed"` or `"optimal"`.
             Defaults to `"learned"`.
         initial_scale: Starting gamma when learned. Defaults to `1.0`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Defaults to `"gaussian_nll"`.
-        dtype: Defaults to `None`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`;
+            `name` defaults to `"gaussian_nll"`.
     """
 
     def __init__(self, gamma="learned", initial_scale=1.0, reduction="sum_over_batch_size",
                  name="gaussian_nll", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.gamma = check_gamma(gamma)
-        self.initial_scale = check_positive("initial_scale", initial_scale)
+        self.initial_scale = check_number("initial_scale", initial_scale, positive=True)
         # The `Gaussian` layer of the model that owns this loss, if any.
         self.likelihood = None
 
@@ -138,6 +128,4 @@ class GaussianNLL(keras.losses.Loss):
         return gaussian_nll(y_true, y_pred, gamma=self.gamma)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(gamma=self.gamma, initial_scale=self.initial_scale)
-        return config
+        return {**super().get_config(), "gamma": self.gamma, "initial_scale": self.initial_scale}

@@ -4,41 +4,27 @@ import keras
 from keras import ops
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_positive
-from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
-# Exponents are capped here so that values stay finite (e^60 ~ 1.1e26 per
-# element leaves room for per-sample sums over ~1e12 elements in float32).
+# e^60 ~ 1.1e26 per element leaves room for per-sample sums over ~1e12
+# elements in float32.
 MAX_EXPONENT = 60.0
 # Floor of the divisors |alpha| and |alpha - 2| for a tensor alpha: float32's
 # machine epsilon, as in Barron's code.
 ALPHA_FLOOR = 1.1920929e-07
-# Residuals beyond this many scales are clipped: the square (1e36) and its
-# derivative then stay inside float32's range.
+# Residuals are clipped at this many scales, where the square (1e36) and
+# its derivative stay inside float32's range.
 RESIDUAL_LIMIT = 1e18
 SPECIAL_ALPHAS = (-math.inf, 0.0, 2.0, math.inf)
-
-
-def check_alpha(alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise ValueError(
-            f"Argument `alpha` must be a real number or +-inf. Received: alpha={alpha!r}"
-        )
-    if math.isnan(alpha):
-        raise ValueError(f"Argument `alpha` must not be NaN. Received: alpha={alpha!r}")
-    return float(alpha)
 
 
 def scaled_square(x, scale):
     """`(x / scale)**2`, with `x / scale` clipped to `+-1e18`.
 
-    Unclipped, the square overflows float32 past `|x / scale| = 1.8e19`
-    and its derivative `2 x / scale**2` past `1.7e38`, where the chain
-    rule meets a zero slope of the loss and gives `inf * 0 = NaN`. Past the
-    clip the loss is flat: its value is the one at `1e18` scales and its
-    gradient 0.
+    Past the clip the loss is flat, so that no gradient is `inf * 0 = NaN`
+    where the square or its derivative would overflow float32.
     """
     t = x / scale
     return ops.square(ops.clip(t, -RESIDUAL_LIMIT, RESIDUAL_LIMIT))
@@ -82,17 +68,13 @@ def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
 
     `alpha` and `scale` may be Python numbers or tensors that broadcast with
     `x`. A Python `alpha` computes only its own case. A tensor `alpha`
-    computes the general form with safe divisors (`|alpha|` and
-    `|alpha - 2|` floored at float32 epsilon, infinities replaced by a
-    finite stand-in) and each special value in `special_alphas` by its
-    closed form, picked with `where`, so an untaken case never puts NaN
-    into a gradient; value and gradients in `x`, `alpha` and `scale` are
-    finite for every `alpha` in `[-inf, +inf]`, by autodiff. A caller that
-    keeps `alpha` inside a range lists only the special values in it.
-    Exponents are capped at 60, so values saturate near `1e26` instead of
-    overflowing, and residuals beyond `1e18` scales are clipped
-    (`scaled_square`), so the loss is flat there and no gradient is NaN
-    for any finite input.
+    computes the general form with safe divisors and each special value
+    in `special_alphas` by its closed form, picked with `where`, so that
+    value and gradients (by autodiff) are finite for every `alpha` in
+    `[-inf, +inf]`. Exponents are capped at 60 (values saturate near
+    `1e26`) and residuals clipped at `1e18` scales, so no gradient is NaN
+    for any finite input. The guide "Numerics of the losses" has the
+    reasons.
 
     Example:
 
@@ -119,11 +101,13 @@ def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
         x = ops.cast(x, keras.backend.floatx())
     z = scaled_square(x, scale)
     if isinstance(alpha, (int, float)):
-        alpha = check_alpha(alpha)
+        alpha = check_number("alpha", alpha, allow_inf=True)
         if alpha in _SPECIAL_CASES:
             return _SPECIAL_CASES[alpha](z)
         return _general_case(z, alpha, abs(alpha - 2.0))
     alpha = ops.cast(alpha, z.dtype)
+    # Safe divisors: |alpha| and |alpha - 2| floored, a special infinity
+    # replaced by 1 (its lane takes the closed form).
     finite_alpha = alpha
     if any(math.isinf(v) for v in special_alphas):
         finite_alpha = ops.where(ops.isinf(alpha), ops.ones_like(alpha), alpha)
@@ -172,11 +156,8 @@ def general_robust(
         - [Barron, "A General and Adaptive Robust Loss Function", CVPR
           2019](https://arxiv.org/abs/1701.03077).
     """
-    if isinstance(alpha, (int, float)):
-        check_alpha(alpha)
     if isinstance(scale, (int, float)):
-        check_positive("scale", scale)
-    check_sample_reduction(sample_reduction)
+        check_number("scale", scale, positive=True)
     # A tensor alpha or scale may broadcast against the image shape.
     scalars = all(isinstance(v, (int, float)) or len(getattr(v, "shape", ())) == 0 for v in (alpha, scale))
     y_true, y_pred, out_dtype = prepare(y_true, y_pred, flatten=scalars)
@@ -201,27 +182,12 @@ class GeneralRobust(ReconstructionLoss):
     Args:
         alpha: Shape parameter in `[-inf, +inf]`. Defaults to `1.0`.
         scale: Positive scale `c`. Defaults to `1.0`.
-        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
-            over each sample's non-batch axes. Defaults to `"sum"`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Name of the loss instance. Defaults to `"general_robust"`.
-        dtype: Dtype of the loss's computations. Defaults to `None`, which
-            means `keras.backend.floatx()`.
+        sample_reduction, reduction, name, dtype: As for every loss in
+            `keras_recon.losses`; `name` defaults to `"general_robust"`.
     """
 
-    fn = staticmethod(general_robust)
-    _hyperparameters = ("alpha", "scale")
-
-    def __init__(
-        self,
-        alpha=1.0,
-        scale=1.0,
-        sample_reduction="sum",
-        reduction="sum_over_batch_size",
-        name="general_robust",
-        dtype=None,
-    ):
-        super().__init__(sample_reduction, reduction, name, dtype)
-        self.alpha = check_alpha(alpha)
-        self.scale = check_positive("scale", scale)
+    def __init__(self, alpha=1.0, scale=1.0, sample_reduction="sum",
+                 reduction="sum_over_batch_size", name="general_robust", dtype=None):
+        super().__init__(general_robust, sample_reduction, reduction, name, dtype,
+                         alpha=check_number("alpha", alpha, allow_inf=True),
+                         scale=check_number("scale", scale, positive=True))

@@ -1,8 +1,7 @@
 import keras
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_positive
-from keras_recon.losses._common import check_sample_reduction
+from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses.beta_divergence import elementwise_beta_divergence
@@ -40,12 +39,10 @@ def i_divergence(
     non-negative. Below `epsilon` each logarithm is continued by its
     tangent (see `elementwise_beta_divergence`): the value is exact where
     both inputs are at least `epsilon`, zero where `y_true == y_pred`
-    (zeros included), and within `epsilon / 2` of the exact limits at zeros
-    (`0 log 0 = 0`); the gradient is finite everywhere, continuous, and
-    where `y_pred` is below the floor it pushes `y_pred` toward `y_true`
-    (forward, it is `1 - y_true / epsilon + y_pred / epsilon`, not the
-    exact `1 - y_true / y_pred`, which is infinite at 0). The continuation
-    is defined for negative inputs too, where it is a convex quadratic.
+    (zeros included), and within `epsilon / 2` of `0 log 0 = 0` at zeros;
+    the gradient is finite and continuous everywhere, negative inputs
+    included, and pushes `y_pred` toward `y_true` below the floor. The
+    guide "Numerics of the losses" has the derivation.
 
     Example:
 
@@ -73,13 +70,11 @@ def i_divergence(
           supervised by Shuxue Ding, 2019, eq. 33-34.
     """
     direction = check_direction(direction)
-    epsilon = check_positive("epsilon", epsilon)
-    check_sample_reduction(sample_reduction)
+    epsilon = check_number("epsilon", epsilon, positive=True)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
     if direction == "reverse":
-        values = elementwise_beta_divergence(y_pred, y_true, 1.0, epsilon)
-    else:
-        values = elementwise_beta_divergence(y_true, y_pred, 1.0, epsilon)
+        y_true, y_pred = y_pred, y_true
+    values = elementwise_beta_divergence(y_true, y_pred, 1.0, epsilon)
     return reduce_per_sample(values, sample_reduction, out_dtype)
 
 
@@ -103,27 +98,12 @@ class IDivergence(ReconstructionLoss):
             `"forward"`.
         epsilon: Positive floor below which the logarithms are continued.
             Defaults to `1e-7`.
-        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
-            over each sample's non-batch axes. Defaults to `"sum"`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Name of the loss instance. Defaults to `"i_divergence"`.
-        dtype: Dtype of the loss's computations. Defaults to `None`, which
-            means `keras.backend.floatx()`.
+        sample_reduction, reduction, name, dtype: As for every loss in
+            `keras_recon.losses`; `name` defaults to `"i_divergence"`.
     """
 
-    fn = staticmethod(i_divergence)
-    _hyperparameters = ("direction", "epsilon")
-
-    def __init__(
-        self,
-        direction="forward",
-        epsilon=1e-7,
-        sample_reduction="sum",
-        reduction="sum_over_batch_size",
-        name="i_divergence",
-        dtype=None,
-    ):
-        super().__init__(sample_reduction, reduction, name, dtype)
-        self.direction = check_direction(direction)
-        self.epsilon = check_positive("epsilon", epsilon)
+    def __init__(self, direction="forward", epsilon=1e-7, sample_reduction="sum",
+                 reduction="sum_over_batch_size", name="i_divergence", dtype=None):
+        super().__init__(i_divergence, sample_reduction, reduction, name, dtype,
+                         direction=check_direction(direction),
+                         epsilon=check_number("epsilon", epsilon, positive=True))

@@ -2,7 +2,6 @@ import keras
 from keras import ops
 
 from keras_recon.losses._common import ReconstructionLoss
-from keras_recon.losses._common import check_sample_reduction
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
@@ -34,11 +33,8 @@ def squared_error(y_true, y_pred, *, sample_reduction="sum"):
     Returns:
         One loss value per sample, shape `(batch,)`.
     """
-    check_sample_reduction(sample_reduction)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    return reduce_per_sample(
-        ops.square(y_pred - y_true), sample_reduction, out_dtype
-    )
+    return reduce_per_sample(ops.square(y_pred - y_true), sample_reduction, out_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_recon")
@@ -53,22 +49,10 @@ class SquaredError(ReconstructionLoss):
     1.25
 
     Args:
-        sample_reduction: `"sum"` (the papers) or `"mean"` of the errors
-            over each sample's non-batch axes. Defaults to `"sum"`.
-        reduction: Keras reduction over the batch. Defaults to
-            `"sum_over_batch_size"`.
-        name: Name of the loss instance. Defaults to `"squared_error"`.
-        dtype: Dtype of the loss's computations. Defaults to `None`, which
-            means `keras.backend.floatx()`.
+        sample_reduction, reduction, name, dtype: As for every loss in
+            `keras_recon.losses`; `name` defaults to `"squared_error"`.
     """
 
-    fn = staticmethod(squared_error)
-
-    def __init__(
-        self,
-        sample_reduction="sum",
-        reduction="sum_over_batch_size",
-        name="squared_error",
-        dtype=None,
-    ):
-        super().__init__(sample_reduction, reduction, name, dtype)
+    def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",
+                 name="squared_error", dtype=None):
+        super().__init__(squared_error, sample_reduction, reduction, name, dtype)
