@@ -1,6 +1,9 @@
 """Reconstruction losses: pure `keras.ops` functions and `Loss` classes.
 
-Every loss returns one value per sample. Each class takes its function's
+Every function takes `y_true` and `y_pred` of one shape `(batch, ...)`
+and returns one value per sample. Half-precision inputs are computed, and
+the loss returned, in float32; float32 and float64 in their own dtype
+(float64 on JAX needs `jax_enable_x64`). Each class takes its function's
 hyperparameters and these arguments, the same for every loss
 (`GaussianNLL` all but `sample_reduction`):
 
@@ -30,19 +33,7 @@ from keras_recon.losses.squared_error import SquaredError
 from keras_recon.losses.squared_error import squared_error
 
 __all__ = [
-    "AbsoluteError",
-    "BetaDivergence",
-    "GaussianNLL",
-    "GeneralRobust",
-    "IDivergence",
-    "LogCosh",
-    "SquaredError",
-    "absolute_error",
-    "beta_divergence",
-    "gaussian_nll",
-    "general_robust",
-    "i_divergence",
-    "log_cosh",
-    "robust_rho",
-    "squared_error",
+    "AbsoluteError", "BetaDivergence", "GaussianNLL", "GeneralRobust", "IDivergence",
+    "LogCosh", "SquaredError", "absolute_error", "beta_divergence", "gaussian_nll",
+    "general_robust", "i_divergence", "log_cosh", "robust_rho", "squared_error",
 ]

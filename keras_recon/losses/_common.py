@@ -6,16 +6,10 @@ import math
 import keras
 from keras import ops
 
-SAMPLE_REDUCTIONS = ("sum", "mean")
-_HALF_DTYPES = ("float16", "bfloat16")
-
 
 def check_number(name, value, *, positive=False, allow_inf=False):
-    """`value` as a float, or a `ValueError` naming the argument.
-
-    Accepts a real Python number other than NaN, finite unless `allow_inf`,
-    and greater than 0 where `positive`.
-    """
+    """`value` as a float if it is a real Python number, not NaN, finite
+    unless `allow_inf` and > 0 where `positive`; else a `ValueError`."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -30,43 +24,38 @@ def check_number(name, value, *, positive=False, allow_inf=False):
 
 
 def check_sample_reduction(sample_reduction):
-    if sample_reduction not in SAMPLE_REDUCTIONS:
+    if sample_reduction not in ("sum", "mean"):
         raise ValueError(
-            f"Argument `sample_reduction` must be one of {SAMPLE_REDUCTIONS}. "
+            "Argument `sample_reduction` must be one of ('sum', 'mean'). "
             f"Received: sample_reduction={sample_reduction!r}"
         )
     return sample_reduction
 
 
 def prepare(y_true, y_pred, flatten=True):
-    """Converts inputs to tensors of one float dtype and checks shapes.
+    """`(y_true, y_pred, out_dtype)`: tensors of one float dtype and shape.
 
-    Returns `(y_true, y_pred, out_dtype)`. Half-precision inputs are upcast
-    to float32 and the loss is returned in float32: a per-sample sum over
-    thousands of pixels does not fit in float16. With `flatten`, inputs of
-    rank 3 and more come back as `(batch, features)` (see `flatten_batch`);
-    a loss whose parameters broadcast against the image shape passes
-    `flatten=False`.
+    Half precision is upcast to float32, the loss's dtype too: a per-sample
+    sum over thousands of pixels does not fit in float16. With `flatten`,
+    inputs come back as `(batch, features)`; a loss whose parameters
+    broadcast against the image shape passes `flatten=False`.
     """
     y_pred = ops.convert_to_tensor(y_pred)
     if not keras.backend.is_float_dtype(y_pred.dtype):
         y_pred = ops.cast(y_pred, keras.backend.floatx())
     y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
     true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-    mismatch = len(true_shape) != len(pred_shape) or any(
-        a is not None and b is not None and a != b
-        for a, b in zip(true_shape, pred_shape)
-    )
-    if mismatch:
+    if len(true_shape) != len(pred_shape) or any(
+        a is not None and b is not None and a != b for a, b in zip(true_shape, pred_shape)
+    ):
         raise ValueError(
             "`y_true` and `y_pred` must have the same shape. Received: "
             f"y_true.shape={true_shape}, y_pred.shape={pred_shape}"
         )
     out_dtype = keras.backend.standardize_dtype(y_pred.dtype)
-    if out_dtype in _HALF_DTYPES:
+    if out_dtype in ("float16", "bfloat16"):
         out_dtype = "float32"
-        y_true = ops.cast(y_true, out_dtype)
-        y_pred = ops.cast(y_pred, out_dtype)
+        y_true, y_pred = ops.cast(y_true, out_dtype), ops.cast(y_pred, out_dtype)
     if flatten:
         y_true, y_pred = flatten_batch(y_true), flatten_batch(y_pred)
     return y_true, y_pred, out_dtype
@@ -97,11 +86,10 @@ def reduce_per_sample(values, sample_reduction, out_dtype):
 
 
 class ReconstructionLoss(keras.losses.Loss):
-    """A `Loss` that calls a pure per-sample function with its hyperparameters.
+    """A `Loss` calling a pure per-sample function, as Keras's own wrap theirs.
 
-    As Keras's own loss classes wrap their functions; each hyperparameter
-    is also an attribute (`loss.a`), and `get_config` returns exactly the
-    constructor's arguments.
+    Each hyperparameter is also an attribute (`loss.a`); `get_config`
+    returns exactly the constructor's arguments.
     """
 
     def __init__(self, fn, sample_reduction, reduction, name, dtype, **hyperparameters):

@@ -23,10 +23,8 @@ def absolute_error(y_true, y_pred, *, sample_reduction="sum"):
     array([1.5], dtype=float32)
 
     Args:
-        y_true: Target values, shape `(batch, d0, ..., dN)`.
-        y_pred: Predicted values, the same shape as `y_true`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        y_true, y_pred: Targets and predictions, of one shape `(batch, ...)`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -47,8 +45,8 @@ class AbsoluteError(ReconstructionLoss):
     1.5
 
     Args:
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"absolute_error"`.
+        sample_reduction: As for `absolute_error`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",

@@ -27,11 +27,8 @@ def check_beta(beta, epsilon=1e-7):
 
 
 def box_cox_log(t, lam):
-    """`(t**lam - 1) / lam`, and `log(t)` at `lam = 0`, for `t > 0`.
-
-    The derivative of the beta-divergence's generator (`lam = beta - 1`);
-    `expm1` keeps full precision as `lam` approaches 0.
-    """
+    """`(t**lam - 1) / lam` (`log t` at `lam = 0`) for `t > 0`: the derivative
+    of the generator, `lam = beta - 1`; `expm1` keeps it exact as `lam -> 0`."""
     if lam == 0.0:
         return ops.log(t)
     return ops.expm1(lam * ops.log(t)) / lam
@@ -51,8 +48,7 @@ def _divergence_above_floor(y, x, beta):
     if beta == 1.0:
         return y * (ops.log(y) - ops.log(x)) - y + x
     if beta == 0.0:
-        log_r = ops.log(y) - ops.log(x)
-        return y / x - 1.0 - log_r
+        return y / x - 1.0 - (ops.log(y) - ops.log(x))
     lam = beta - 1.0
 
     @ops.custom_gradient
@@ -112,9 +108,9 @@ def elementwise_beta_divergence(y, x, beta, epsilon):
     lam = beta - 1.0
     # On PyTorch, Keras 3.15's `maximum` returns float32 for float64 inputs
     # and a Python float passes through float32: hence `where`, and epsilon
-    # as a tensor of the inputs' dtype.
-    # The offsets are selected, not computed as `y - y_floor`, so above the
-    # floor they carry no gradient (one of size `C` cancelling another).
+    # as a tensor of the inputs' dtype. The offsets are selected, not
+    # computed as `y - y_floor`, so above the floor they carry no gradient
+    # (one of size `C` cancelling another).
     floor = ops.convert_to_tensor(epsilon, dtype=x.dtype)
     y_above, x_above = y > floor, x > floor
     y_floor, x_floor = ops.where(y_above, y, floor), ops.where(x_above, x, floor)
@@ -126,17 +122,11 @@ def elementwise_beta_divergence(y, x, beta, epsilon):
     # elementwise logarithm may differ in the last bit, which `dy` would
     # turn into a nonzero value at y == x.
     log_gap = ops.where(x_above, log_at_floor - box_cox_log(x_floor, lam), zero)
-    continuation = (
-        dy * log_gap
-        - curvature * dx * (y_floor - floor)
-        + 0.5 * curvature * ops.square(dy - dx)
-    )
+    continuation = dy * log_gap - curvature * dx * (y_floor - floor) + 0.5 * curvature * ops.square(dy - dx)
     return _divergence_above_floor(y_floor, x_floor, beta) + continuation
 
 
-def beta_divergence(
-    y_true, y_pred, *, beta=2.0, epsilon=1e-7, sample_reduction="sum"
-):
+def beta_divergence(y_true, y_pred, *, beta=2.0, epsilon=1e-7, sample_reduction="sum"):
     """Beta-divergence `d_beta(y_true | y_pred)` per sample.
 
     Formula, with `y = y_true` and `x = y_pred`:
@@ -151,14 +141,12 @@ def beta_divergence(
     `y/x - log(y/x) - 1`. (The thesis prints the last sign of its eq. 29 as
     `+`; the limits it derives need `-`, which is used here.)
 
-    Inputs must be non-negative. For `beta < 2` the divergence has a pole
-    or an infinite slope at 0; below `epsilon` it is continued as a Bregman
-    divergence (see `elementwise_beta_divergence`): exact where both inputs
-    are at least `epsilon`, zero where `y_true == y_pred`, and a finite
-    gradient toward `y_true` below the floor, negative inputs included.
-    For `beta > 1` inputs are clipped where their `beta`-th power would
-    leave float32's range. The derivation is in the guide "Numerics of
-    the losses".
+    For `beta < 2` the divergence has a pole or an infinite slope at 0;
+    below `epsilon` it is continued as a Bregman divergence, exact where
+    both inputs are at least `epsilon`, zero where `y_true == y_pred`, with
+    a finite gradient toward `y_true`. For `beta > 1` inputs are clipped
+    where their `beta`-th power would leave float32's range (the guide
+    "Numerics of the losses" has the derivations).
 
     Example:
 
@@ -168,15 +156,14 @@ def beta_divergence(
     array([0.025], dtype=float32)
 
     Args:
-        y_true: Non-negative targets, shape `(batch, d0, ..., dN)`.
-        y_pred: Non-negative predictions, the same shape as `y_true`.
+        y_true, y_pred: Non-negative targets and predictions, of one shape
+            `(batch, ...)`.
         beta: Any finite real with `epsilon**(beta - 2)` within float32's
             range (`beta >= -3.2857` at the default epsilon). Defaults to
             `2.0`.
         epsilon: Positive floor below which the divergence is continued.
             Defaults to `1e-7`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -204,10 +191,9 @@ def beta_divergence(
 class BetaDivergence(ReconstructionLoss):
     """Beta-divergence reconstruction loss `d_beta(y_true | y_pred)`.
 
-    The family joins the squared error (`beta=2`, half of it), the
-    I-divergence (`beta=1`, equal to `IDivergence(direction="forward")`)
-    and Itakura-Saito (`beta=0`), continuously in beta. See
-    `beta_divergence` for the formula and the numerics at zeros.
+    Joins half the squared error (`beta=2`), the I-divergence (`beta=1`,
+    `IDivergence(direction="forward")`) and Itakura-Saito (`beta=0`),
+    continuously in beta; see `beta_divergence`.
 
     Example:
 
@@ -216,12 +202,8 @@ class BetaDivergence(ReconstructionLoss):
     0.1334346
 
     Args:
-        beta: Any finite real with `epsilon**(beta - 2)` within float32's
-            range. Defaults to `2.0`.
-        epsilon: Positive floor below which the divergence is continued.
-            Defaults to `1e-7`.
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"beta_divergence"`.
+        beta, epsilon, sample_reduction: As for `beta_divergence`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, beta=2.0, epsilon=1e-7, sample_reduction="sum",

@@ -7,13 +7,13 @@ from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-GAMMA_MODES = ("learned", "computed", "optimal")
 
 
 def check_gamma(gamma):
-    """A positive number, or one of `GAMMA_MODES`."""
-    if isinstance(gamma, str) and gamma not in GAMMA_MODES:
-        raise ValueError(f"Argument `gamma` must be a positive number or one of {GAMMA_MODES}. Received: gamma={gamma!r}")
+    """A positive number, `"learned"`, `"computed"` or `"optimal"`."""
+    modes = ("learned", "computed", "optimal")
+    if isinstance(gamma, str) and gamma not in modes:
+        raise ValueError(f"Argument `gamma` must be a positive number or one of {modes}. Received: gamma={gamma!r}")
     return gamma if isinstance(gamma, str) else check_number("gamma", gamma, positive=True)
 
 
@@ -27,10 +27,9 @@ def rescaled_by_peak(residual):
     """The residual divided by its largest magnitude, and that factor's log.
 
     For a scale that is a statistic of the batch: the likelihood is
-    unchanged by a common factor (`r / scale` and `log scale` shift
-    together), but the mean square of huge residuals would overflow to inf
-    and give inf / inf. The factor is a constant to the gradient, which is
-    therefore exact.
+    unchanged by a common factor, but the mean square of huge residuals
+    would overflow to inf and give inf / inf. The factor is a constant to
+    the gradient, which is therefore exact.
     """
     peak = ops.stop_gradient(ops.max(ops.abs(residual)))
     peak = ops.where(peak > 0, peak, ops.ones_like(peak))
@@ -49,9 +48,13 @@ def gaussian_nll(y_true, y_pred, *, gamma):
     With `gamma="optimal"`, `gamma**2` is the batch's MSE, gradient
     included, which turns the loss into `D/2 log MSE` plus a constant.
 
+    Example:
+
+    >>> keras_recon.losses.gaussian_nll([[0.0, 1.0]], [[0.5, 0.0]], gamma=1.0)
+    array([2.462877], dtype=float32)
+
     Args:
-        y_true: Target values, shape `(batch, d0, ..., dN)`.
-        y_pred: Predicted values, the same shape as `y_true`.
+        y_true, y_pred: Targets and predictions, of one shape `(batch, ...)`.
         gamma: Positive standard deviation (a number or a scalar tensor),
             or `"optimal"`.
 
@@ -81,15 +84,14 @@ class GaussianNLL(keras.losses.Loss):
     """The Gaussian decoder NLL (`gaussian_nll`) as a Keras loss, for `compile(loss=...)`.
 
     Gamma is fixed, learned, computed or optimal as in
-    `keras_recon.likelihoods.Gaussian`. A learned or computed gamma is
-    state, and a Keras loss cannot own state (inside a compiled JAX step a
-    variable the model does not own is read as a constant and never
-    changes). So when a keras_recon model is compiled with this loss, the
-    model makes a `Gaussian` layer of it (or keeps the one it has, e.g.
-    from a saved file) and sets it as `likelihood` here: gamma becomes the
-    model's variable, trained or balanced with it, and saved with it. Used
-    with any other model, a learned or computed gamma raises `ValueError`;
-    a fixed or optimal one works anywhere.
+    `keras_recon.likelihoods.Gaussian`. A Keras loss cannot own state (in a
+    compiled JAX step a variable the model does not own is read as a
+    constant), so a keras_recon model compiled with this loss makes a
+    `Gaussian` layer of it (or keeps the one it has, e.g. from a saved
+    file) and sets it as `likelihood` here: a learned or computed gamma is
+    then the model's variable, trained or balanced and saved with it. With
+    any other model only a fixed or optimal gamma works; the others raise
+    `ValueError`.
 
     Example:
 
@@ -103,8 +105,7 @@ class GaussianNLL(keras.losses.Loss):
         gamma: A positive number, `"learned"`, `"computed"` or `"optimal"`.
             Defaults to `"learned"`.
         initial_scale: Starting gamma when learned. Defaults to `1.0`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`;
-            `name` defaults to `"gaussian_nll"`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, gamma="learned", initial_scale=1.0, reduction="sum_over_batch_size",

@@ -8,15 +8,9 @@ from keras_recon.losses._common import check_number
 from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
-# e^60 ~ 1.1e26 per element leaves room for per-sample sums over ~1e12
-# elements in float32.
-MAX_EXPONENT = 60.0
-# Floor of the divisors |alpha| and |alpha - 2| for a tensor alpha: float32's
-# machine epsilon, as in Barron's code.
-ALPHA_FLOOR = 1.1920929e-07
-# Residuals are clipped at this many scales, where the square (1e36) and
-# its derivative stay inside float32's range.
-RESIDUAL_LIMIT = 1e18
+MAX_EXPONENT = 60.0  # e^60 ~ 1.1e26: sums over ~1e12 elements fit float32
+ALPHA_FLOOR = 1.1920929e-07  # float32's machine epsilon, as in Barron's code
+RESIDUAL_LIMIT = 1e18  # in scales; the square and its derivative fit float32
 SPECIAL_ALPHAS = (-math.inf, 0.0, 2.0, math.inf)
 
 
@@ -26,8 +20,7 @@ def scaled_square(x, scale):
     Past the clip the loss is flat, so that no gradient is `inf * 0 = NaN`
     where the square or its derivative would overflow float32.
     """
-    t = x / scale
-    return ops.square(ops.clip(t, -RESIDUAL_LIMIT, RESIDUAL_LIMIT))
+    return ops.square(ops.clip(x / scale, -RESIDUAL_LIMIT, RESIDUAL_LIMIT))
 
 
 # rho as a function of z = (x / c)^2 at each special alpha.
@@ -66,15 +59,12 @@ def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
     - `alpha = -inf`: `1 - exp(-z / 2)` (Welsch),
     - `alpha = +inf`: `exp(z / 2) - 1`.
 
-    `alpha` and `scale` may be Python numbers or tensors that broadcast with
-    `x`. A Python `alpha` computes only its own case. A tensor `alpha`
-    computes the general form with safe divisors and each special value
-    in `special_alphas` by its closed form, picked with `where`, so that
-    value and gradients (by autodiff) are finite for every `alpha` in
-    `[-inf, +inf]`. Exponents are capped at 60 (values saturate near
-    `1e26`) and residuals clipped at `1e18` scales, so no gradient is NaN
-    for any finite input. The guide "Numerics of the losses" has the
-    reasons.
+    A Python `alpha` computes only its own case; a tensor `alpha` computes
+    the general form with safe divisors and each of `special_alphas` by its
+    closed form, picked with `where`, so that value and gradients (by
+    autodiff) are finite for every `alpha` in `[-inf, +inf]`. Exponents are
+    capped at 60 and residuals clipped at `1e18` scales (the guide
+    "Numerics of the losses" says why).
 
     Example:
 
@@ -84,8 +74,8 @@ def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
 
     Args:
         x: Residuals.
-        alpha: Shape parameter, in `[-inf, +inf]`.
-        scale: Positive scale `c`.
+        alpha, scale: Shape in `[-inf, +inf]` and positive scale `c`:
+            Python numbers or tensors that broadcast with `x`.
         special_alphas: The special values a tensor `alpha` may take.
             Defaults to `(-inf, 0, 2, inf)`.
 
@@ -119,9 +109,7 @@ def robust_rho(x, alpha, scale, special_alphas=SPECIAL_ALPHAS):
     return value
 
 
-def general_robust(
-    y_true, y_pred, *, alpha=1.0, scale=1.0, sample_reduction="sum"
-):
+def general_robust(y_true, y_pred, *, alpha=1.0, scale=1.0, sample_reduction="sum"):
     """Barron's general robust loss of the residual, per sample.
 
     Formula:
@@ -131,7 +119,6 @@ def general_robust(
     ```
 
     See `robust_rho` for `rho`, its special cases and its numerics.
-    Half-precision inputs are computed and returned in float32.
 
     Example:
 
@@ -140,14 +127,12 @@ def general_robust(
     array([2.1102133], dtype=float32)
 
     Args:
-        y_true: Target values, shape `(batch, d0, ..., dN)`.
-        y_pred: Predicted values, the same shape as `y_true`.
+        y_true, y_pred: Targets and predictions, of one shape `(batch, ...)`.
         alpha: Shape parameter in `[-inf, +inf]`: 2 is L2, 1 Charbonnier,
             0 Cauchy, -2 Geman-McClure, -inf Welsch. Defaults to `1.0`.
         scale: Positive scale `c` of the quadratic bowl near zero.
             Defaults to `1.0`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -168,10 +153,8 @@ def general_robust(
 class GeneralRobust(ReconstructionLoss):
     """Barron's general robust loss with a fixed shape and scale.
 
-    One shape parameter `alpha` moves through L2 (2), Charbonnier (1),
-    Cauchy (0), Geman-McClure (-2) and Welsch (-inf); see `robust_rho`. For
-    an `alpha` and scale learned with the model, use
-    `keras_recon.likelihoods.AdaptiveRobust`.
+    See `general_robust`; for an `alpha` and scale learned with the model,
+    use `keras_recon.likelihoods.AdaptiveRobust`.
 
     Example:
 
@@ -180,10 +163,8 @@ class GeneralRobust(ReconstructionLoss):
     2.1102133
 
     Args:
-        alpha: Shape parameter in `[-inf, +inf]`. Defaults to `1.0`.
-        scale: Positive scale `c`. Defaults to `1.0`.
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"general_robust"`.
+        alpha, scale, sample_reduction: As for `general_robust`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, alpha=1.0, scale=1.0, sample_reduction="sum",

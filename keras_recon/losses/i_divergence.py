@@ -6,24 +6,20 @@ from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 from keras_recon.losses.beta_divergence import elementwise_beta_divergence
 
-# "forward" is D(y_true || y_pred) and "reverse" D(y_pred || y_true), as
-# forward and reverse KL; the thesis numbers them 2 (E_I2) and 1 (E_I1).
-DIRECTIONS = {"forward": "forward", "reverse": "reverse", 2: "forward", 1: "reverse"}
-
 
 def check_direction(direction):
-    """The direction's name, from a name or the thesis's number."""
-    if isinstance(direction, bool) or not isinstance(direction, (int, str)) or direction not in DIRECTIONS:
+    """`"forward"`, `D(y_true || y_pred)`, or `"reverse"`, `D(y_pred || y_true)`
+    (as forward and reverse KL), from the name or the thesis's number."""
+    names = {"forward": "forward", "reverse": "reverse", 2: "forward", 1: "reverse"}
+    if isinstance(direction, bool) or not isinstance(direction, (int, str)) or direction not in names:
         raise ValueError(
             "Argument `direction` must be 'forward' (or 2), or 'reverse' (or 1). "
             f"Received: direction={direction!r}"
         )
-    return DIRECTIONS[direction]
+    return names[direction]
 
 
-def i_divergence(
-    y_true, y_pred, *, direction="forward", epsilon=1e-7, sample_reduction="sum"
-):
+def i_divergence(y_true, y_pred, *, direction="forward", epsilon=1e-7, sample_reduction="sum"):
     """I-divergence (generalised Kullback-Leibler divergence) per sample.
 
     Formula, with `x = y_true` and `x_hat = y_pred`:
@@ -33,16 +29,13 @@ def i_divergence(
     "reverse" (1):  sum(x_hat * log(x_hat / x) - x_hat + x)   # E_I1
     ```
 
-    The beta-divergence at `beta = 1` (`"forward"` is
-    `beta_divergence(y_true, y_pred, beta=1)`, `"reverse"` the same with
-    the arguments swapped), computed by the same function. Inputs must be
-    non-negative. Below `epsilon` each logarithm is continued by its
-    tangent (see `elementwise_beta_divergence`): the value is exact where
-    both inputs are at least `epsilon`, zero where `y_true == y_pred`
-    (zeros included), and within `epsilon / 2` of `0 log 0 = 0` at zeros;
-    the gradient is finite and continuous everywhere, negative inputs
-    included, and pushes `y_pred` toward `y_true` below the floor. The
-    guide "Numerics of the losses" has the derivation.
+    The beta-divergence at `beta = 1`, computed by the same function
+    (`"reverse"` with the arguments swapped). Below `epsilon` each logarithm
+    is continued by its tangent: the value is exact where both inputs are
+    at least `epsilon`, zero where `y_true == y_pred` (zeros included) and
+    within `epsilon / 2` of `0 log 0 = 0`; the gradient is finite
+    everywhere and pushes `y_pred` toward `y_true` below the floor (the
+    guide "Numerics of the losses" has the derivation).
 
     Example:
 
@@ -52,15 +45,14 @@ def i_divergence(
     array([0.06177296], dtype=float32)
 
     Args:
-        y_true: Non-negative targets, shape `(batch, d0, ..., dN)`.
-        y_pred: Non-negative predictions, the same shape as `y_true`.
+        y_true, y_pred: Non-negative targets and predictions, of one shape
+            `(batch, ...)`.
         direction: `"forward"` for `D(y_true || y_pred)` (the thesis's
             `E_I2`, alias `2`) or `"reverse"` for `D(y_pred || y_true)`
             (`E_I1`, alias `1`). Defaults to `"forward"`.
         epsilon: Positive floor below which the logarithms are continued.
             Defaults to `1e-7`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -82,9 +74,7 @@ def i_divergence(
 class IDivergence(ReconstructionLoss):
     """I-divergence reconstruction loss, in either direction.
 
-    The beta-divergence at `beta = 1`, asymmetric where the squared error
-    is symmetric; see `i_divergence` for the formula and for how the
-    logarithms are continued below `epsilon` (images with exact zeros).
+    Asymmetric where the squared error is symmetric; see `i_divergence`.
 
     Example:
 
@@ -93,13 +83,8 @@ class IDivergence(ReconstructionLoss):
     0.05217044
 
     Args:
-        direction: `"forward"` (alias `2`) for `D(y_true || y_pred)` or
-            `"reverse"` (alias `1`) for `D(y_pred || y_true)`. Defaults to
-            `"forward"`.
-        epsilon: Positive floor below which the logarithms are continued.
-            Defaults to `1e-7`.
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"i_divergence"`.
+        direction, epsilon, sample_reduction: As for `i_divergence`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, direction="forward", epsilon=1e-7, sample_reduction="sum",

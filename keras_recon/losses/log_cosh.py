@@ -10,9 +10,7 @@ from keras_recon.losses._common import prepare
 from keras_recon.losses._common import reduce_per_sample
 
 
-def log_cosh(
-    y_true, y_pred, *, a=1.0, surrogate_gradient=True, sample_reduction="sum"
-):
+def log_cosh(y_true, y_pred, *, a=1.0, surrogate_gradient=True, sample_reduction="sum"):
     """Log-cosh reconstruction error, `(1/a) log cosh(a t)` per element.
 
     Formula:
@@ -25,21 +23,12 @@ def log_cosh(
     It behaves as `0.5 * a * t**2` near zero and as `|t| - log(2) / a` for
     large `|t|`, so `a` sets where the loss turns from L2 into L1.
 
-    Numerics: with `u = a |t|` and `n = expm1(-u)`, the value is
-    `log1p(n**2 / (2 (1 + n))) / a` below `u = 1`, which does not cancel
-    where `log(cosh(u))` rounds to 0, and `|t| + (log1p((1 + n)**2) -
-    log 2) / a` above, which stays finite where `a |t|` overflows. Both are
-    exact to a few ulps in float32 and float64 above the subnormal range.
-    Half-precision inputs are computed and returned in float32, float32
-    and float64 in their own dtype (float64 on JAX needs `jax_enable_x64`).
-    The derivation and the bounds below the smallest normal number are in
-    the guide "Numerics of the losses".
-
-    The gradient with `surrogate_gradient=True` is the paper's surrogate,
-    `tanh(a t)` in `y_pred` (`-tanh(a t)` in `y_true`), which the paper
-    writes with `stop_gradient`; here it is a custom gradient, so that the
-    value keeps its own precision. With `False` autodiff differentiates the
-    value; both give the same gradient.
+    The value is computed from `expm1(-a |t|)` in two forms that neither
+    cancel nor overflow, exact to a few ulps in float32 and float64 above
+    the subnormal range (the guide "Numerics of the losses" derives them).
+    The gradient is the paper's `stop_gradient` surrogate `tanh(a t)` in
+    `y_pred`, as a custom gradient so that the value keeps its precision;
+    `surrogate_gradient=False` differentiates the value, to the same result.
 
     Example:
 
@@ -49,17 +38,13 @@ def log_cosh(
     array([0.08675618, 0.4306898 ], dtype=float32)
 
     Args:
-        y_true: Target values, shape `(batch, d0, ..., dN)`.
-        y_pred: Predicted values, the same shape as `y_true`.
-        a: Positive sharpness of the transition from L2 to L1; the paper
-            uses `a=100` on images in `[0, 1]`. It must be a normal number
-            of the computation's dtype (at most about 3.4e38 in float32).
-            Defaults to `1.0`.
-        surrogate_gradient: Whether to deliver the gradient through the
-            `stop_gradient` surrogate (`True`) or by autodiff of the value
-            (`False`). Defaults to `True`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        y_true, y_pred: Targets and predictions, of one shape `(batch, ...)`.
+        a: Positive sharpness of the transition from L2 to L1, a normal
+            number of the computation's dtype; the paper uses `a=100` on
+            images in `[0, 1]`. Defaults to `1.0`.
+        surrogate_gradient: Whether the gradient is the `tanh` surrogate
+            (`True`) or autodiff of the value (`False`). Defaults to `True`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -121,10 +106,9 @@ def _log_cosh_and_tanh(t, a):
 class LogCosh(ReconstructionLoss):
     """Log-cosh reconstruction loss, `(1/a) log cosh(a (y_pred - y_true))`.
 
-    Quadratic (`0.5 a t^2`) for small errors and linear (`|t| - log(2)/a`)
-    for large ones, so small reconstruction errors are not drowned by the KL
-    term while large ones do not dominate the gradient. See `log_cosh` for
-    the numerics and the domain of `a`.
+    Quadratic for small errors and linear for large ones, so small
+    reconstruction errors are not drowned by the KL term while large ones
+    do not dominate the gradient; see `log_cosh`.
 
     Example:
 
@@ -133,13 +117,8 @@ class LogCosh(ReconstructionLoss):
     ```
 
     Args:
-        a: Positive sharpness of the transition from L2 to L1; the paper
-            uses `a=100` on images in `[0, 1]`. Defaults to `1.0`.
-        surrogate_gradient: Whether the gradient flows through the paper's
-            `stop_gradient(tanh(a t))` surrogate rather than autodiff of the
-            value. Defaults to `True`.
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"log_cosh"`.
+        a, surrogate_gradient, sample_reduction: As for `log_cosh`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, a=1.0, surrogate_gradient=True, sample_reduction="sum",

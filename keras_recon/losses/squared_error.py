@@ -25,10 +25,8 @@ def squared_error(y_true, y_pred, *, sample_reduction="sum"):
     array([1.25], dtype=float32)
 
     Args:
-        y_true: Target values, shape `(batch, d0, ..., dN)`.
-        y_pred: Predicted values, the same shape as `y_true`.
-        sample_reduction: `"sum"` or `"mean"` over each sample's non-batch
-            axes. Defaults to `"sum"`.
+        y_true, y_pred: Targets and predictions, of one shape `(batch, ...)`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
 
     Returns:
         One loss value per sample, shape `(batch,)`.
@@ -49,8 +47,8 @@ class SquaredError(ReconstructionLoss):
     1.25
 
     Args:
-        sample_reduction, reduction, name, dtype: As for every loss in
-            `keras_recon.losses`; `name` defaults to `"squared_error"`.
+        sample_reduction: As for `squared_error`.
+        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",
