@@ -23,9 +23,6 @@ import subprocess
 import sys
 import time
 
-# The same free-port helper the multi-process tests launch with.
-from tests.test_multi_process import free_ports
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLOBAL_BATCH = 100
 
@@ -66,16 +63,10 @@ def worker(epochs):
                                       "epoch_seconds": times[1:]}), flush=True)
 
 
-def run(processes, epochs, backend):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    for key in ("KERAS_RECON_NUM_PROCESSES", "KERAS_RECON_PROCESS_ID", "KERAS_RECON_COORDINATOR", "TF_CONFIG"):
-        env.pop(key, None)
-    envs = [env]
-    if processes > 1:
-        addresses = [f"localhost:{p}" for p in free_ports(processes)]
-        coordinator = ",".join(addresses) if backend == "tensorflow" else addresses[0]
-        envs = [dict(env, KERAS_RECON_NUM_PROCESSES=str(processes), KERAS_RECON_PROCESS_ID=str(i),
-                     KERAS_RECON_COORDINATOR=coordinator) for i in range(processes)]
+def run(processes, epochs):
+    from keras_recon import distributed
+
+    envs = distributed.local_environments(processes, dict(os.environ, PYTHONPATH=ROOT))
     command = [sys.executable, "-m", "benchmarks.multi_process", "--worker", "--epochs", str(epochs)]
     procs = [subprocess.Popen(command, cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for e in envs]
@@ -106,7 +97,7 @@ def main():
     runs = {1: [], 2: []}
     for _ in range(args.rounds):
         for processes in (1, 2):
-            runs[processes].append(run(processes, args.epochs, backend))
+            runs[processes].append(run(processes, args.epochs))
     rates = {n: [r["steps_per_second"] for r in rs] for n, rs in runs.items()}
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     ratios = [b / a for a, b in zip(rates[1], rates[2])]

@@ -16,6 +16,9 @@ starts the processes' runtime and reduces the gradients.
 - PyTorch: Keras has no multi-process data parallelism for this backend;
   `initialize` refuses it.
 
+The engines' code lives in `keras_recon.backend.jax` and
+`keras_recon.backend.tensorflow`; this module asks no backend questions.
+
 Call `initialize_from_env()` (or `initialize(...)`) first thing in the
 program, before any model, tensor or dataset exists:
 
@@ -26,19 +29,26 @@ KERAS_RECON_COORDINATOR     host:port of process 0; on TensorFlow, every
                             process's host:port, process 0 first, comma-
                             separated (or set TF_CONFIG instead)
 ```
+
+`local_environments(n)` returns these variables for `n` processes on
+this host.
 """
 
-import json
 import os
+import socket
 
 import keras
 import numpy as np
 
+from keras_recon import backend
+
 ENV_COORDINATOR = "KERAS_RECON_COORDINATOR"
 ENV_NUM_PROCESSES = "KERAS_RECON_NUM_PROCESSES"
 ENV_PROCESS_ID = "KERAS_RECON_PROCESS_ID"
+# Every variable that launches a group; `local_environments` clears them.
+LAUNCH_VARIABLES = (ENV_NUM_PROCESSES, ENV_PROCESS_ID, ENV_COORDINATOR, "TF_CONFIG")
 
-_STATE = {"count": 1, "index": 0, "strategy": None}
+_STATE = {"count": 1, "index": 0}
 
 
 def initialize(coordinator, num_processes, process_id):
@@ -47,7 +57,8 @@ def initialize(coordinator, num_processes, process_id):
     On JAX, sets a `keras.distribution.DataParallel` over every process's
     devices as the global distribution; on TensorFlow, sets a
     `MultiWorkerMirroredStrategy` as the global strategy. Models built
-    afterwards train data-parallel with no further change.
+    afterwards train data-parallel with no further change. The engines'
+    code is in `keras_recon.backend.jax` and `keras_recon.backend.tensorflow`.
 
     Args:
         coordinator: `"host:port"` of process 0 (JAX), or every process's
@@ -62,38 +73,30 @@ def initialize(coordinator, num_processes, process_id):
             f"Expected 0 <= process_id < num_processes; received process_id={process_id}, "
             f"num_processes={num_processes}"
         )
-    backend = keras.backend.backend()
-    if backend == "jax":
-        _initialize_jax(coordinator, num_processes, process_id)
-    elif backend == "tensorflow":
-        _initialize_tensorflow(coordinator, num_processes, process_id)
-    else:
-        raise NotImplementedError(
-            f"Keras has no multi-process data parallelism on the {backend} backend; "
-            "train on several processes with KERAS_BACKEND=jax or tensorflow."
-        )
+    backend.engine().start_processes(coordinator, num_processes, process_id)
     _STATE.update(count=num_processes, index=process_id)
 
 
 def initialize_from_env():
     """`initialize` from the `KERAS_RECON_*` variables or `TF_CONFIG`.
 
-    Does nothing when neither asks for more than one process.
+    Does nothing when neither asks for more than one process, or when this
+    process has already joined its group (so a program may call it more
+    than once).
 
     Returns:
-        `True` if this process joined a group of several.
+        `True` if this process is in a group of several.
     """
+    if _STATE["count"] > 1:
+        return True
     count = os.environ.get(ENV_NUM_PROCESSES)
-    if count is None and keras.backend.backend() == "tensorflow" and os.environ.get("TF_CONFIG"):
-        cluster = json.loads(os.environ["TF_CONFIG"])
-        count = len(cluster["cluster"].get("worker", [])) + len(cluster["cluster"].get("chief", []))
-        if count > 1:
-            _initialize_tensorflow(None, count, None)
-            _STATE["count"] = count
-            _STATE["index"] = _STATE["strategy"].cluster_resolver.task_id
-            return True
-        return False
-    if count is None or int(count) <= 1:
+    if count is None:
+        joined = backend.engine().start_from_cluster_config() if os.environ.get("TF_CONFIG") else None
+        if joined is None:
+            return False
+        _STATE.update(count=joined[0], index=joined[1])
+        return True
+    if int(count) <= 1:
         return False
     if ENV_PROCESS_ID not in os.environ:
         raise ValueError(f"{ENV_NUM_PROCESSES}={count} needs {ENV_PROCESS_ID} as well")
@@ -101,67 +104,48 @@ def initialize_from_env():
     return True
 
 
-def _initialize_jax(coordinator, num_processes, process_id):
-    import jax
+def local_environments(count, environ=None):
+    """The environments of `count` processes launched on this host.
 
-    if not coordinator:
-        raise ValueError(f"JAX needs the coordinator's address ({ENV_COORDINATOR}=host:port)")
-    # CPU devices of different processes reduce through gloo; GPUs and TPUs
-    # use their own collectives and ignore this.
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    keras.distribution.initialize(coordinator.split(",")[0], num_processes, process_id)
-    distribution = keras.distribution.DataParallel(devices=jax.devices())
-    # Each process hands `fit` its own share (arrays, `ImageBatches` or
-    # `tf.data`); Keras joins the shares into the global batch.
-    distribution.auto_shard_dataset = False
-    keras.distribution.set_distribution(distribution)
+    Each is `environ` (defaults to `os.environ`) without any launch
+    variable it holds (the `KERAS_RECON_*` ones and `TF_CONFIG`), plus,
+    for more than one process, the variables that join process `i` to the
+    others through free localhost ports. Start the same program once with
+    each, for instance with `subprocess.Popen(command, env=env)`.
 
+    Example:
 
-def _initialize_tensorflow(coordinator, num_processes, process_id):
-    import tensorflow as tf
+    >>> [env["KERAS_RECON_PROCESS_ID"] for env in local_environments(2, {})]
+    ['0', '1']
 
-    if not os.environ.get("TF_CONFIG"):
-        addresses = [a.strip() for a in (coordinator or "").split(",") if a.strip()]
-        if len(addresses) != num_processes:
-            raise ValueError(
-                f"TensorFlow needs every process's address: set {ENV_COORDINATOR} to "
-                f"{num_processes} comma-separated host:port values (received {coordinator!r}) "
-                "or set TF_CONFIG"
-            )
-        os.environ["TF_CONFIG"] = json.dumps(
-            {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": process_id}}
-        )
-    strategy = _multi_worker_strategy()
-    tf.distribute.experimental_set_strategy(strategy)
-    _STATE["strategy"] = strategy
+    Args:
+        count: Number of processes.
+        environ: Mapping to start from. Defaults to `os.environ`.
+
+    Returns:
+        A list of `count` dictionaries, process 0's first.
+    """
+    base = dict(os.environ if environ is None else environ)
+    for key in LAUNCH_VARIABLES:
+        base.pop(key, None)
+    if count == 1:
+        return [base]
+    # Every process's address, process 0 first: JAX reads the first,
+    # TensorFlow all of them.
+    coordinator = ",".join(f"localhost:{port}" for port in _free_ports(count))
+    base.update({ENV_NUM_PROCESSES: str(count), ENV_COORDINATOR: coordinator})
+    return [dict(base, **{ENV_PROCESS_ID: str(i)}) for i in range(count)]
 
 
-def _multi_worker_strategy():
-    import tensorflow as tf
-
-    class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-        """`MultiWorkerMirroredStrategy` whose `reduce` takes what Keras gives it.
-
-        Keras 3's TensorFlow trainer reduces a nested batch (to build the
-        model), scalar logs with `axis=0` and logged Keras variables, which
-        this strategy refuses; here each element is reduced alone, scalars
-        over replicas only, and variables (the same on every replica) pass.
-        """
-
-        def reduce(self, reduce_op, value, axis):
-            parent = super()
-
-            def one(v):
-                if v is None or isinstance(v, keras.Variable):
-                    # Logged as they are, as under `MirroredStrategy`.
-                    return v
-                t = v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
-                rank = getattr(getattr(t, "shape", None), "rank", None)
-                return parent.reduce(reduce_op, v, axis if rank else None)
-
-            return tf.nest.map_structure(one, value)
-
-    return MultiWorkerStrategy()
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def process_count():
@@ -186,7 +170,7 @@ def feeds_share():
     every global batch between the workers itself, so each gives `fit` the
     whole data.
     """
-    return _STATE["count"] > 1 and keras.backend.backend() == "jax"
+    return _STATE["count"] > 1 and backend.engine().FEEDS_SHARE
 
 
 def process_share(x, global_batch_size, *, count=None, index=None):
@@ -254,7 +238,7 @@ def shard_batches(dataset):
 def all_gather(values):
     """Every process's `values`, stacked in process order, in float64.
 
-    Exact: on JAX the float64 bits travel as unsigned integers.
+    Exact: the float64 values arrive unrounded.
 
     Args:
         values: Array of the same shape on every process.
@@ -265,24 +249,7 @@ def all_gather(values):
     values = np.ascontiguousarray(values, dtype=np.float64)
     if process_count() == 1:
         return values[None]
-    if keras.backend.backend() == "jax":
-        from jax.experimental import multihost_utils
-
-        bits = values.reshape(-1).view(np.uint32)
-        gathered = np.asarray(multihost_utils.process_allgather(bits, tiled=False))
-        return np.ascontiguousarray(gathered, dtype=np.uint32).view(np.float64).reshape(
-            (process_count(),) + values.shape
-        )
-    import tensorflow as tf
-
-    strategy = _STATE["strategy"]
-    result = strategy.run(
-        lambda v: tf.distribute.get_replica_context().all_gather(v, axis=0),
-        args=(tf.constant(values[None]),),
-    )
-    gathered = strategy.experimental_local_results(result)[0].numpy()
-    # One row per replica: keep each worker's first.
-    return gathered[:: len(gathered) // process_count()]
+    return backend.engine().all_gather(values, process_count())
 
 
 def reduce_across_processes(streamed):

@@ -7,6 +7,8 @@ first argument is the folder the results go to. Each process:
 - trains Chen et al.'s MLP VAE with a computed Gaussian scale (the running-MSE
   balancer), a WAE (MMD) and an AE with `fit_resumable` on the same global
   batches, from the same initial weights, with checkpoints;
+- trains the VAE again with `model.fit` from an `ImageBatches` of the
+  global batch size (each process takes its share of every batch);
 - trains the VAE again, stopped after step 7 of 8 as a killed run would be,
   and resumes it from its checkpoint in a freshly built model;
 - measures FID feature statistics, SSIM and sharpness on its part of a test
@@ -96,6 +98,16 @@ def train(kind, x, shared, kill_at=None, resume=False):
     return out, weights(model)
 
 
+def train_from_batches(x):
+    """`model.fit` on an `ImageBatches` of the global batches (no checkpoints)."""
+    model = build("VAE")
+    balancer = GammaBalancer()
+    result = model.fit(keras_recon.data.ImageBatches(x, batch_size=GLOBAL_BATCH, seed=1), epochs=EPOCHS,
+                       verbose=0, callbacks=[balancer])
+    history = {k: [float(v) for v in values] for k, values in result.history.items()}
+    return {"history": history, "gamma_trajectory": balancer.trajectory}, weights(model)
+
+
 def measure(x):
     """FID statistics, SSIM and sharpness of this process's part, merged."""
     from keras_recon import metrics
@@ -129,6 +141,9 @@ def main():
         out, final = train(kind, x, shared)
         results[kind] = out
         np.savez(os.path.join(folder, f"{kind}.npz"), *final)
+    out, final = train_from_batches(x)
+    results["VAE-batches"] = out
+    np.savez(os.path.join(folder, "VAE-batches.npz"), *final)
     # Killed after step 7 of 8 (the checkpoint holds step 6), then resumed.
     train("VAE", x, shared, kill_at=7)
     out, final = train("VAE", x, shared, resume=True)

@@ -2,14 +2,14 @@
 
 JAX: `jax.distributed` (gloo collectives) with `keras.distribution.DataParallel`;
 TensorFlow: `MultiWorkerMirroredStrategy`, workers on localhost ports. Both
-started by `keras_recon.distributed.initialize_from_env`. A lone reference
+started by `keras_recon.distributed.initialize_from_env` in environments
+from `keras_recon.distributed.local_environments`. A lone reference
 process runs the same script (`tests/multi_process_script.py`) at the same
 time. PyTorch's Keras backend has no multi-process data parallelism.
 """
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -29,38 +29,19 @@ needs_engine = pytest.mark.skipif(
 TIMEOUT = 400
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def launch(folder, group):
+def launch(folder, group, script="tests.multi_process_script"):
+    """Starts `script` as two processes of a group, or as one alone."""
     env = dict(os.environ, KERAS_BACKEND=BACKEND, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    for key in ("KERAS_RECON_NUM_PROCESSES", "KERAS_RECON_PROCESS_ID", "KERAS_RECON_COORDINATOR", "TF_CONFIG"):
-        env.pop(key, None)
     # One CPU device per process, whatever the suite's XLA_FLAGS say.
     flags = " ".join(f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f)
     if flags:
         env["XLA_FLAGS"] = flags
     else:
         env.pop("XLA_FLAGS", None)
-    if group:
-        ports = free_ports(2)
-        addresses = [f"localhost:{p}" for p in ports]
-        env.update(KERAS_RECON_NUM_PROCESSES="2",
-                   KERAS_RECON_COORDINATOR=",".join(addresses) if BACKEND == "tensorflow" else addresses[0])
-        envs = [dict(env, KERAS_RECON_PROCESS_ID=str(i)) for i in range(2)]
-    else:
-        envs = [env]
     return [
-        subprocess.Popen([sys.executable, "-m", "tests.multi_process_script", folder], cwd=ROOT, env=e,
+        subprocess.Popen([sys.executable, "-m", script, folder], cwd=ROOT, env=e,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for e in envs
+        for e in distributed.local_environments(2 if group else 1, env)
     ]
 
 
@@ -87,7 +68,7 @@ def runs(tmp_path_factory):
     def load(folder, index):
         with open(os.path.join(folder, str(index), "result.json")) as f:
             result = json.load(f)
-        for kind in ("VAE", "WAE", "AE", "VAE-resumed"):
+        for kind in ("VAE", "WAE", "AE", "VAE-resumed", "VAE-batches"):
             with np.load(os.path.join(folder, str(index), f"{kind}.npz")) as data:
                 result[kind]["weights"] = [data[k] for k in data.files]
         return result
@@ -106,7 +87,7 @@ def close(kind, term):
 
 
 @needs_engine
-@pytest.mark.parametrize("kind", ["VAE", "WAE", "AE"])
+@pytest.mark.parametrize("kind", ["VAE", "WAE", "AE", "VAE-batches"])
 def test_two_processes_reach_the_losses_and_weights_of_one(runs, kind):
     single, (first, second) = runs
     assert single["processes"] == 1 and first["processes"] == 2
@@ -187,6 +168,18 @@ def test_merged_feature_statistics_equal_those_of_all_the_features():
     # NumPy's two-pass mean and covariance of all 300 vectors.
     np.testing.assert_allclose(merged.mean, features.mean(axis=0), rtol=1e-13)
     np.testing.assert_allclose(merged.covariance, np.cov(features.T), rtol=1e-12)
+
+
+def test_local_environments_join_processes_on_localhost_and_clear_stale_variables():
+    stale = {"PATH": "/bin", "TF_CONFIG": "{}", "KERAS_RECON_PROCESS_ID": "7", "KERAS_RECON_COORDINATOR": "h:1"}
+    assert distributed.local_environments(1, stale) == [{"PATH": "/bin"}]
+    envs = distributed.local_environments(3, stale)
+    assert [e["KERAS_RECON_PROCESS_ID"] for e in envs] == ["0", "1", "2"]
+    assert all(e["KERAS_RECON_NUM_PROCESSES"] == "3" and e["PATH"] == "/bin" and "TF_CONFIG" not in e
+               for e in envs)
+    addresses = envs[0]["KERAS_RECON_COORDINATOR"].split(",")
+    assert len(set(addresses)) == 3 and all(a.startswith("localhost:") for a in addresses)
+    assert len({e["KERAS_RECON_COORDINATOR"] for e in envs}) == 1
 
 
 def test_one_process_needs_no_initialization(monkeypatch):

@@ -2,12 +2,39 @@
 
 Everything else is written in `keras.ops` and runs unchanged on JAX,
 TensorFlow and PyTorch. Three questions have no backend-neutral answer in
-Keras's public API, and are answered here; the one backend-specific fast
-path, PyTorch's fused Adam, lives in `keras_recon.backend.torch`. The
-multi-process set-up of each engine is `keras_recon.distributed`.
+Keras's public API, and are answered here. Engine-specific code lives in
+one module per backend: each engine's multi-process set-up and collectives
+(`keras_recon.backend.jax`, `keras_recon.backend.tensorflow`; PyTorch's
+refusal in `keras_recon.backend.torch`), reached through `engine()` by the
+backend-neutral `keras_recon.distributed`; and the one backend-specific
+fast path, PyTorch's fused Adam, in `keras_recon.backend.torch`.
 """
 
 import keras
+
+
+def engine():
+    """The running backend's module of multi-process code.
+
+    Each of `keras_recon.backend.jax`, `.tensorflow` and `.torch` offers
+    `start_processes(coordinator, num_processes, process_id)`,
+    `start_from_cluster_config()`, `all_gather(values, count)` and
+    `FEEDS_SHARE` (whether each process feeds `fit` its own share of each
+    global batch).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        from keras_recon.backend import jax as module
+    elif backend == "tensorflow":
+        from keras_recon.backend import tensorflow as module
+    elif backend == "torch":
+        from keras_recon.backend import torch as module
+    else:
+        raise NotImplementedError(
+            f"Keras has no multi-process data parallelism on the {backend} backend; "
+            "train on several processes with KERAS_BACKEND=jax or tensorflow."
+        )
+    return module
 
 
 def is_traced(x):

@@ -1,4 +1,6 @@
-"""PyTorch's fused Adam kernel behind `keras_recon.optimizers.Adam`.
+"""PyTorch's fused Adam kernel behind `keras_recon.optimizers.Adam`, and
+PyTorch's answer to `keras_recon.distributed`: Keras has no multi-process
+data parallelism for this backend, so `start_processes` refuses.
 
 The one backend-specific fast path of the package: on PyTorch, Keras's Adam
 makes ten passes over the parameters per step through `torch._foreach_*`
@@ -9,6 +11,28 @@ step is measured in `benchmarks/results/handwritten_torch.md`.
 
 import keras
 from keras import ops
+
+# No multi-process engine: nothing is split between processes.
+FEEDS_SHARE = False
+
+
+def start_processes(coordinator, num_processes, process_id):
+    """Refuses: Keras has no multi-process data parallelism on PyTorch."""
+    raise NotImplementedError(
+        "Keras has no multi-process data parallelism on the torch backend; "
+        "train on several processes with KERAS_BACKEND=jax or tensorflow."
+    )
+
+
+def start_from_cluster_config():
+    """No cluster configuration is read on PyTorch: `None`."""
+    return None
+
+
+def all_gather(values, count):
+    """Unreachable: no group of several processes starts on PyTorch."""
+    raise NotImplementedError("Keras has no multi-process data parallelism on the torch backend")
+
 
 # Float dtypes PyTorch's fused Adam kernel accepts on CPU and CUDA.
 FUSED_DTYPES = ("float16", "bfloat16", "float32", "float64")

@@ -4,6 +4,7 @@ import math
 import keras
 import numpy as np
 
+from keras_recon import distributed
 from keras_recon.data._checks import check_images
 
 # `keras.Model.fit`'s parameters, in order, without `self`.
@@ -23,6 +24,12 @@ class ImageBatches(keras.utils.PyDataset):
     `shuffle`). Give a plain Keras model `fit(batches, shuffle=False)`:
     with Keras's default `shuffle=True` it reorders the batches of every
     epoch with Python's `random` as well.
+
+    With several processes (`keras_recon.distributed`) on an engine where
+    each process feeds its own share (JAX), give every process the same
+    images, `batch_size` (the global batch) and `seed`: each batch then
+    holds this process's contiguous part of the global batch
+    (`distributed.process_share`), and Keras joins the parts.
 
     Example:
 
@@ -73,6 +80,8 @@ class ImageBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        if distributed.feeds_share():
+            rows = distributed.process_share(rows, len(rows))
         x = self.images[rows]
         if self.transform is not None:
             x = self.transform(x)
