@@ -1,4 +1,14 @@
-"""Shared pieces of the studies: data, FID, atomic files, machine notes."""
+"""Shared pieces of the studies: data, FID, atomic files, machine notes,
+and the evaluation of a test set split across processes.
+
+With several processes (`keras_recon.distributed`) every process measures
+its own contiguous part of each evaluation set (`evaluation_part`): FID's
+feature statistics are merged with `distributed.reduce_across_processes`,
+and means over images or pixels (SSIM, sharpness, MSE, the ELBO) from each
+process's float64 sum and count, gathered with `distributed.all_gather`.
+The merged figure is the one-process figure: the same per-image values,
+summed in another grouping. Only process 0 writes files.
+"""
 
 import datetime
 import json
@@ -75,7 +85,8 @@ def _celeba_identities(data_dir, n):
 
 
 def fid_for(dataset_key, x, y, held_out, classifier_epochs):
-    """An FID object on our cached classifier and the held-out statistics."""
+    """An FID object on our cached classifier and the held-out statistics
+    (merged over the processes' parts of `held_out`)."""
     from keras_recon import metrics
 
     print("FID classifier (trained once per dataset, then cached):")
@@ -83,17 +94,83 @@ def fid_for(dataset_key, x, y, held_out, classifier_epochs):
         dataset_key, x, y, epochs=classifier_epochs, verbose=2
     )
     fid = metrics.FID(metrics.feature_extractor(classifier))
-    return fid, fid.statistics(held_out)
+    return fid, merged_statistics(fid, evaluation_part(held_out))
+
+
+def evaluation_part(x, unit=1):
+    """This process's contiguous part of an evaluation set.
+
+    Process `i` of `n` takes the `i`-th of `n` nearly equal runs of whole
+    units of `unit` rows (a unit whose rows share one random draw stays on
+    one process); one process takes all of `x`.
+    """
+    start, stop = evaluation_rows(len(x), unit)
+    return x[start:stop]
+
+
+def evaluation_rows(n, unit=1):
+    """`(start, stop)` of this process's rows of `n` (see `evaluation_part`)."""
+    from keras_recon import distributed
+
+    count, index = distributed.process_count(), distributed.process_index()
+    units = -(-n // unit)
+    return tuple(min(n, unit * (units * i // count)) for i in (index, index + 1))
+
+
+def merged_statistics(fid, images):
+    """FID feature statistics of every process's `images`, merged."""
+    from keras_recon import distributed
+
+    return distributed.reduce_across_processes(fid.statistics(images))
+
+
+def merged_mean(values):
+    """The mean of every process's `values` (any shape), from float64 sums."""
+    from keras_recon import distributed
+
+    values = np.asarray(to_numpy(values), np.float64)
+    total, count = distributed.all_gather(np.array([values.sum(), values.size])).sum(axis=0)
+    return float(total / count)
+
+
+def merged_std(values, mean):
+    """The standard deviation of every process's `values` about their
+    merged `mean` (as `np.std` of all of them)."""
+    values = np.asarray(to_numpy(values), np.float64)
+    return float(np.sqrt(merged_mean((values - mean) ** 2)))
+
+
+def save_figure_rows(path, rows):
+    """Writes a PNG grid of image rows (process 0 only)."""
+    from keras_recon import distributed
+    from keras_recon.images import image_grid
+    from keras_recon.images import save_png
+
+    if distributed.is_writer():
+        save_png(path, image_grid(rows))
+
+
+def save_model(model, path):
+    """`model.save(path)` under any number of processes.
+
+    Every process saves (reading the weights is a collective on JAX), to
+    its own file; process 0's becomes `path`.
+    """
+    from keras_recon import distributed
+
+    tmp = path + f".tmp{distributed.process_index()}.keras"
+    model.save(tmp)
+    if distributed.is_writer():
+        os.replace(tmp, path)
+    else:
+        os.remove(tmp)
+    distributed.barrier()
 
 
 def to_numpy(x):
     import keras
 
     return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def mean_metric(fn, *arrays):
-    return float(np.mean(to_numpy(fn(*arrays))))
 
 
 def write_json(path, payload):
@@ -210,7 +287,7 @@ class Units:
             )
         except training.TrainingDiverged as e:
             path = os.path.join(self.out, f"model_{safe_name(key)}_last_good.keras")
-            model.save(path)
+            save_model(model, path)
             write_json(os.path.join(self.out, "metrics.json"), {
                 "settings": settings(self.args), "results": self.results,
                 "stopped": {"unit": key, "message": str(e), "last_good_model": path},
@@ -220,10 +297,13 @@ class Units:
                              f"finished units are in {os.path.join(self.out, 'metrics.json')}.") from e
 
     def finish(self, key, result, images):
+        from keras_recon import distributed
+
         stem = self._stem(key)
-        tmp = stem + ".done.tmp.npz"
-        np.savez(tmp, **images)
-        os.replace(tmp, stem + ".done.npz")
+        if distributed.is_writer():
+            tmp = stem + ".done.tmp.npz"
+            np.savez(tmp, **images)
+            os.replace(tmp, stem + ".done.npz")
         write_json(stem + ".done.json", result)
         self.results[key] = result
 

@@ -43,8 +43,6 @@ def run(args):
 
     from keras_recon import metrics
     from keras_recon import optimizers
-    from keras_recon.images import image_grid
-    from keras_recon.images import save_png
     from keras_recon.likelihoods import Gaussian
     from keras_recon.models import VAE
     from keras_recon.models import TwoStageVAE
@@ -62,6 +60,7 @@ def run(args):
     units = _common.Units(out, args)
     curves, rows = {}, [held_out[:10]]
     n = len(held_out)
+    part = _common.evaluation_part(held_out)
     for gamma in args.gammas:
         finished = units.done(gamma)
         if finished is not None:
@@ -75,21 +74,25 @@ def run(args):
         start = time.perf_counter()
         history = units.train(gamma, first, x)
         seconds = time.perf_counter() - start
-        recon = np.clip(_common.to_numpy(first.reconstruct(held_out, batch_size=500)), 0, 1)
+        # Each process measures its part of the held-out images (and of
+        # the samples, drawn alike on every process); the figures are merged.
+        recon = np.clip(_common.to_numpy(first.reconstruct(part, batch_size=500)), 0, 1)
         gen1 = _common.to_numpy(first.sample(n, seed=args.seed + 1))
         codes = [first.encode(x[i : i + 1000]) for i in range(0, min(len(x), 10000), 1000)]
         z_mean = np.concatenate([_common.to_numpy(c[0]) for c in codes])
         z_log_var = np.concatenate([_common.to_numpy(c[1]) for c in codes])
         r = {
-            "fid_reconstructed": fid.distance(real, recon),
-            "fid_generated_first_stage": fid.distance(real, gen1),
-            "mse": float(np.mean((recon - held_out) ** 2)),
+            "fid_reconstructed": fid.distance(real, _common.merged_statistics(fid, recon)),
+            "fid_generated_first_stage": fid.distance(
+                real, _common.merged_statistics(fid, _common.evaluation_part(gen1))),
+            "mse": _common.merged_mean((recon - part) ** 2),
             "variance_law": float(metrics.variance_law(z_mean, z_log_var)[1]),
             "inactive_latents": metrics.inactive_latents(z_log_var),
             "final_gamma": float(_common.to_numpy(first.likelihood.gamma)),
             "train_seconds": seconds,
         }
-        images = {"recon": recon[:10], "gen1": gen1[:10]}
+        images = {"recon": np.clip(_common.to_numpy(first.reconstruct(held_out[:10])), 0, 1),
+                  "gen1": gen1[:10]}
         if args.second_stage_epochs:
             # The second stage is short and not checkpointed: a resumed run
             # redoes it from the finished first stage.
@@ -101,7 +104,8 @@ def run(args):
             two.fit_second_stage(x, seed=args.seed, epochs=args.second_stage_epochs,
                                  batch_size=args.batch_size, verbose=2)
             gen2 = _common.to_numpy(two.sample(n, seed=args.seed + 2))
-            r["fid_generated_second_stage"] = fid.distance(real, gen2)
+            r["fid_generated_second_stage"] = fid.distance(
+                real, _common.merged_statistics(fid, _common.evaluation_part(gen2)))
             images["gen2"] = gen2[:10]
         units.finish(gamma, {**r, "curves": history}, images)
         units.results[gamma] = r
@@ -109,7 +113,7 @@ def run(args):
         rows += list(images.values())
         print("    " + ", ".join(f"{k} {v:.4g}" for k, v in r.items()))
     results = units.results
-    save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
+    _common.save_figure_rows(os.path.join(out, "grid_all.png"), rows)
     note = _common.machine_note()
     _common.write_json(os.path.join(out, "metrics.json"), {
         "settings": _common.settings(args), "results": results, "curves": curves,

@@ -7,8 +7,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 from keras_recon.studies import _common
 
 
@@ -29,10 +27,9 @@ def _label(name, a):
 def run(args):
     import keras
 
+    from keras_recon import distributed
     from keras_recon import metrics
     from keras_recon import optimizers
-    from keras_recon.images import image_grid
-    from keras_recon.images import save_png
     from keras_recon.models import VAE
     from keras_recon.models import WAE
     from keras_recon.models import architectures
@@ -50,7 +47,10 @@ def run(args):
         f"{args.dataset}-train{len(x)}", x, y, epochs=args.classifier_epochs, verbose=2
     )
     fid = metrics.FID(metrics.feature_extractor(classifier))
-    real_stats = fid.statistics(held_out)
+    # Each process measures its part of the held-out images (and of the
+    # samples, drawn alike on every process); the figures are merged.
+    part = _common.evaluation_part(held_out)
+    real_stats = _common.merged_statistics(fid, part)
 
     units = _common.Units(out, args)
     curves, rows = {}, [held_out[:10]]
@@ -71,33 +71,38 @@ def run(args):
             start = time.perf_counter()
             history = units.train(label, model, x)
             seconds = time.perf_counter() - start
+            # Every process evaluates all of them: the KL (or MMD) is that
+            # of the whole set on one process or several.
             evaluation = model.evaluate(held_out, batch_size=args.batch_size, verbose=0, return_dict=True)
-            recon = np.asarray(keras.ops.convert_to_numpy(model.reconstruct(held_out, batch_size=500)))
-            samples = np.asarray(keras.ops.convert_to_numpy(model.sample(n, seed=args.seed + 1)))
+            recon = _common.to_numpy(model.reconstruct(part, batch_size=500))
+            samples = _common.to_numpy(model.sample(n, seed=args.seed + 1))
+            samples_part = _common.evaluation_part(samples)
             term = "kl" if args.model == "vae" else "mmd"
             result = {
-                "sharpness_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(recon)))),
-                "sharpness_generated": float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(samples)))),
-                "fid_generated": fid.distance(real_stats, samples),
-                "ssim_reconstructed": float(np.mean(keras.ops.convert_to_numpy(metrics.ssim(held_out, recon)))),
-                "mse_reconstructed": float(np.mean((recon - held_out) ** 2)),
+                "sharpness_reconstructed": _common.merged_mean(metrics.sharpness(recon)),
+                "sharpness_generated": _common.merged_mean(metrics.sharpness(samples_part)),
+                "fid_generated": fid.distance(real_stats, _common.merged_statistics(fid, samples_part)),
+                "ssim_reconstructed": _common.merged_mean(metrics.ssim(part, recon)),
+                "mse_reconstructed": _common.merged_mean((recon - part) ** 2),
                 term: float(evaluation[term]),
                 "train_seconds": seconds,
                 "curves": history,
             }
-            model.save(os.path.join(out, f"model_{safe}.keras"))
-            save_png(os.path.join(out, f"grid_{safe}.png"), image_grid([held_out[:10], recon[:10], samples[:10]]))
-            units.finish(label, result, {"recon": recon[:10], "samples": samples[:10]})
-            images = {"recon": recon[:10], "samples": samples[:10]}
+            _common.save_model(model, os.path.join(out, f"model_{safe}.keras"))
+            images = {"recon": _common.to_numpy(model.reconstruct(held_out[:10])), "samples": samples[:10]}
+            _common.save_figure_rows(os.path.join(out, f"grid_{safe}.png"),
+                                     [held_out[:10], images["recon"], images["samples"]])
+            units.finish(label, result, images)
         else:
             result, images = finished
         curves[label] = result["curves"]
         rows += [images["recon"], images["samples"]]
     results = {label: {k: v for k, v in r.items() if k != "curves"} for label, r in units.results.items()}
 
-    save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
-    _plot_curves(os.path.join(out, "training_curves.png"), curves)
-    input_sharpness = float(np.mean(keras.ops.convert_to_numpy(metrics.sharpness(held_out))))
+    _common.save_figure_rows(os.path.join(out, "grid_all.png"), rows)
+    if distributed.is_writer():
+        _plot_curves(os.path.join(out, "training_curves.png"), curves)
+    input_sharpness = _common.merged_mean(metrics.sharpness(part))
     payload = {
         "settings": {k: v for k, v in vars(args).items() if k != "func"},
         "input_sharpness": input_sharpness,

@@ -107,8 +107,6 @@ def run(args):
     import keras
 
     from keras_recon import metrics
-    from keras_recon.images import image_grid
-    from keras_recon.images import save_png
     from keras_recon.models import AE
     from keras_recon.models import architectures
 
@@ -121,6 +119,7 @@ def run(args):
           f"{keras.backend.backend()}; {len(args.activations) * len(args.losses) * len(args.optimizers)} runs; "
           f"writing {out}")
     units = _common.Units(out, args)
+    part = _common.evaluation_part(held_out)
     rows, recons = [held_out[:10]], {}
     for activation in args.activations:
         for loss in args.losses:
@@ -136,20 +135,23 @@ def run(args):
                     start = time.perf_counter()
                     history = units.train(key, model, x)
                     seconds = time.perf_counter() - start
-                    recon = np.clip(_common.to_numpy(model.reconstruct(held_out, batch_size=1000)), 0.0, 1.0)
+                    # Each process scores its part of the test images; the
+                    # means are merged.
+                    recon = np.clip(_common.to_numpy(model.reconstruct(part, batch_size=1000)), 0.0, 1.0)
                     final_loss = float(history["loss"][-1])
                     result = {
                         "activation": activation, "loss": loss, "optimizer": name,
-                        "ssim": _common.mean_metric(metrics.ssim, held_out, recon),
-                        "mse": float(np.mean((recon - held_out) ** 2)),
+                        "ssim": _common.merged_mean(metrics.ssim(part, recon)),
+                        "mse": _common.merged_mean((recon - part) ** 2),
                         "final_train_loss": final_loss,
                         "train_loss_per_epoch": [float(v) for v in history["loss"]],
                         "finite": bool(np.isfinite(final_loss)),
                         "train_seconds": seconds,
                     }
                     print(f"    SSIM {result['ssim']:.3f}")
-                    units.finish(key, result, {"recon": recon[:10]})
-                    recons[key] = recon[:10]
+                    first = np.clip(_common.to_numpy(model.reconstruct(held_out[:10])), 0.0, 1.0)
+                    units.finish(key, result, {"recon": first})
+                    recons[key] = first
                 else:
                     recons[key] = finished[1]["recon"]
     results = units.results
@@ -157,7 +159,7 @@ def run(args):
     for activation, per_loss in best.items():
         for loss, key in per_loss.items():
             rows.append(recons[key])
-    save_png(os.path.join(out, "grid_best.png"), image_grid(rows))
+    _common.save_figure_rows(os.path.join(out, "grid_best.png"), rows)
     note = _common.machine_note()
     _common.write_json(os.path.join(out, "metrics.json"), {
         "settings": _common.settings(args), "results": results,

@@ -40,6 +40,8 @@ PAPER_ELBO = {
 PAPER_DIMS = 64 * 64 * 3
 # The likelihoods' latent variables (by name): the ones the multiplier speeds up.
 LIKELIHOOD_LATENTS = ("alpha_latent", "scale_latent", "log_scale", "log_dof")
+# Images per validation-ELBO batch, each with its own noise seed.
+ELBO_BATCH = 500
 # The stopping rule: the validation ELBO changed by less than this fraction
 # of itself over the last tenth of the steps.
 TOLERANCE = 1e-3
@@ -123,11 +125,18 @@ def _quartiles(values):
 
 
 def validation_elbo(model, held_out, seed):
-    """Per-image ELBO (nats) of `held_out`, one posterior sample each, with
-    the same noise at every call."""
-    return -np.concatenate([
-        _common.to_numpy(model.negative_elbo(held_out[i : i + 500], seed=seed + i))
-        for i in range(0, len(held_out), 500)
+    """Per-image ELBO (nats) of this process's part of `held_out`, one
+    posterior sample each, with the same noise at every call.
+
+    The noise of each batch of `ELBO_BATCH` images is drawn from `seed`
+    plus the batch's first row, so processes take whole batches
+    (`_common.evaluation_part`) and each image's ELBO is the one a lone
+    process computes; merge with `_common.merged_mean`.
+    """
+    start, stop = _common.evaluation_rows(len(held_out), ELBO_BATCH)
+    return -np.concatenate([np.zeros(0, np.float32)] + [
+        _common.to_numpy(model.negative_elbo(held_out[i : min(i + ELBO_BATCH, stop)], seed=seed + i))
+        for i in range(start, stop, ELBO_BATCH)
     ])
 
 
@@ -166,7 +175,7 @@ def _monitor_class():
 
         def _record(self, step, train_loss=None):
             _, shape, scale = shape_and_scale(self.likelihood)
-            elbo = float(np.mean(validation_elbo(self.model, self.held_out, self.seed)))
+            elbo = _common.merged_mean(validation_elbo(self.model, self.held_out, self.seed))
             point = {"step": int(step), "elbo": elbo, "scale": _quartiles(scale)}
             if shape is not None:
                 point["shape"] = _quartiles(shape)
@@ -202,8 +211,8 @@ def _monitor_class():
 def run(args):
     import keras
 
-    from keras_recon.images import image_grid
-    from keras_recon.images import save_png
+    from keras_recon import data
+    from keras_recon import distributed
     from keras_recon.models import VAE
     from keras_recon.models import architectures
     from keras_recon.optimizers.adam_with_multipliers import AdamWithMultipliers
@@ -250,23 +259,29 @@ def run(args):
                                        os.path.join(units.dir, _common.safe_name(key) + ".curve.json"),
                                        TOLERANCE, args.min_window)
             start = time.perf_counter()
-            model.fit(x, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, verbose=0,
-                      callbacks=[monitor])
+            # Seeded batches: with several processes each feeds its share
+            # of the same global batches.
+            model.fit(data.ImageBatches(x, batch_size=args.batch_size, seed=args.seed), epochs=args.epochs,
+                      verbose=0, callbacks=[monitor])
             seconds = time.perf_counter() - start
             if not all(math.isfinite(p["elbo"]) for p in monitor.curve):
                 raise SystemExit(f"keras-recon robust: {key}: the validation ELBO became NaN or infinite "
                                  f"(curve in {monitor.path})")
+            # Each process measures its part of the validation images; the
+            # figures are merged.
             elbo = validation_elbo(model, held_out, args.seed)
-            recon = np.clip(_common.to_numpy(model.reconstruct(held_out, batch_size=500)), 0, 1)
+            elbo_mean = _common.merged_mean(elbo)
+            part = _common.evaluation_part(held_out)
+            recon = np.clip(_common.to_numpy(model.reconstruct(part, batch_size=500)), 0, 1)
             samples = _common.to_numpy(model.sample(10, seed=args.seed + 1))
             shape_name, shape, scale = shape_and_scale(likelihood)
             dims = int(np.prod(x.shape[1:]))
             r = {
                 "color": color if x.shape[-1] == 3 else "grey",
-                "validation_elbo": float(np.mean(elbo)),
-                "validation_elbo_sem": float(np.std(elbo) / np.sqrt(len(elbo))),
-                "bits_per_dim": float(-np.mean(elbo) / (dims * math.log(2.0))),
-                "mse": float(np.mean((recon - held_out) ** 2)),
+                "validation_elbo": elbo_mean,
+                "validation_elbo_sem": _common.merged_std(elbo, elbo_mean) / math.sqrt(len(held_out)),
+                "bits_per_dim": -elbo_mean / (dims * math.log(2.0)),
+                "mse": _common.merged_mean((recon - part) ** 2),
                 "scale": _quartiles(scale),
                 "curve": monitor.curve,
                 "best_step": monitor.best["step"],
@@ -278,13 +293,15 @@ def run(args):
             }
             if shape_name:
                 r["shape"] = {"name": shape_name, **_quartiles(shape)}
-            units.finish(key, r, {"recon": recon[:10], "samples": samples})
-            rows += [recon[:10], samples]
+            first = np.clip(_common.to_numpy(model.reconstruct(held_out[:10])), 0, 1)
+            units.finish(key, r, {"recon": first, "samples": samples})
+            rows += [first, samples]
             print(f"    validation ELBO {r['validation_elbo']:.1f} nats/image at step {r['best_step']} of "
                   f"{r['last_step']}; stopped by the rule: {r['converged']}", flush=True)
     results = units.results
-    save_png(os.path.join(out, "grid_all.png"), image_grid(rows))
-    _plot_curves(os.path.join(out, "training_curves.png"), args, results)
+    _common.save_figure_rows(os.path.join(out, "grid_all.png"), rows)
+    if distributed.is_writer():
+        _plot_curves(os.path.join(out, "training_curves.png"), args, results)
     _common.write_json(os.path.join(out, "metrics.json"), {
         "settings": _common.settings(args), "results": results, "machine": note,
     })
