@@ -102,14 +102,17 @@ def test_two_processes_reach_the_losses_and_weights_of_one(runs, kind):
 
 
 @needs_engine
-def test_balancer_gamma_agrees_across_processes_and_with_one(runs):
+@pytest.mark.parametrize("kind", ["VAE", "VAE-batches"])
+def test_balancer_gamma_agrees_across_processes_and_with_one(runs, kind):
     single, (first, second) = runs
-    assert len(first["VAE"]["gamma_trajectory"]) == 8
+    # 8 steps of the global batch: from arrays or from an `ImageBatches`.
+    assert len(first[kind]["gamma_trajectory"]) == len(single[kind]["gamma_trajectory"]) == 8
     # Every process holds the same gamma after every step...
-    assert first["VAE"]["gamma_trajectory"] == second["VAE"]["gamma_trajectory"]
-    assert first["VAE"]["running_mse"] == second["VAE"]["running_mse"]
+    assert first[kind]["gamma_trajectory"] == second[kind]["gamma_trajectory"]
+    if kind == "VAE":
+        assert first[kind]["running_mse"] == second[kind]["running_mse"]
     # ...that of the global batch's MSE, as on one process.
-    np.testing.assert_allclose(first["VAE"]["gamma_trajectory"], single["VAE"]["gamma_trajectory"],
+    np.testing.assert_allclose(first[kind]["gamma_trajectory"], single[kind]["gamma_trajectory"],
                                rtol=1e-5)
 
 
