@@ -45,8 +45,7 @@ class AbsoluteError(ReconstructionLoss):
     1.5
 
     Args:
-        sample_reduction: As for `absolute_error`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",

@@ -202,8 +202,9 @@ class BetaDivergence(ReconstructionLoss):
     0.1334346
 
     Args:
-        beta, epsilon, sample_reduction: As for `beta_divergence`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        beta: A finite real; see `beta_divergence`. Defaults to `2.0`.
+        epsilon: Positive floor of the continuation. Defaults to `1e-7`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, beta=2.0, epsilon=1e-7, sample_reduction="sum",

@@ -105,7 +105,6 @@ class GaussianNLL(keras.losses.Loss):
         gamma: A positive number, `"learned"`, `"computed"` or `"optimal"`.
             Defaults to `"learned"`.
         initial_scale: Starting gamma when learned. Defaults to `1.0`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
     """
 
     def __init__(self, gamma="learned", initial_scale=1.0, reduction="sum_over_batch_size",

@@ -163,8 +163,9 @@ class GeneralRobust(ReconstructionLoss):
     2.1102133
 
     Args:
-        alpha, scale, sample_reduction: As for `general_robust`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        alpha: Shape parameter in `[-inf, +inf]`. Defaults to `1.0`.
+        scale: Positive scale `c`. Defaults to `1.0`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, alpha=1.0, scale=1.0, sample_reduction="sum",

@@ -83,8 +83,9 @@ class IDivergence(ReconstructionLoss):
     0.05217044
 
     Args:
-        direction, epsilon, sample_reduction: As for `i_divergence`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        direction: `"forward"` (or `2`) or `"reverse"` (or `1`). Defaults to `"forward"`.
+        epsilon: Positive floor of the logarithms. Defaults to `1e-7`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, direction="forward", epsilon=1e-7, sample_reduction="sum",

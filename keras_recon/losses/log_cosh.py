@@ -117,8 +117,10 @@ class LogCosh(ReconstructionLoss):
     ```
 
     Args:
-        a, surrogate_gradient, sample_reduction: As for `log_cosh`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        a: Positive sharpness of the transition from L2 to L1. Defaults to `1.0`.
+        surrogate_gradient: Whether the gradient is the paper's `tanh(a t)`
+            surrogate. Defaults to `True`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, a=1.0, surrogate_gradient=True, sample_reduction="sum",

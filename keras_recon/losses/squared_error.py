@@ -47,8 +47,7 @@ class SquaredError(ReconstructionLoss):
     1.25
 
     Args:
-        sample_reduction: As for `squared_error`.
-        reduction, name, dtype: As for every loss in `keras_recon.losses`.
+        sample_reduction: `"sum"` or `"mean"` over non-batch axes. Defaults to `"sum"`.
     """
 
     def __init__(self, sample_reduction="sum", reduction="sum_over_batch_size",
