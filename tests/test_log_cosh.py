@@ -231,14 +231,14 @@ def test_float32_value_and_gradient_within_a_few_ulps(a, surrogate, compiled):
     )
     assert value.dtype == np.float32
     want, slope = exact_log_cosh_and_tanh(t, float(np.float32(a)))
-    # Relative precision holds above the subnormal range (log_cosh's
-    # docstring); the smallest values of the grid, down to a t^2 / 2 with
-    # u = 1e-30, underflow in float32.
+    # Relative precision holds above the subnormal range
+    # (docs/guides/numerics.md); the smallest values of the grid, down to a
+    # t^2 / 2 with u = 1e-30, underflow in float32.
     kept = want >= 1e-30
     assert np.all(np.isfinite(value)) and np.all(value[~kept] < 1e-30)
     np.testing.assert_allclose(value[kept], want[kept], rtol=8 * EPS["float32"], atol=0)
     # Autodiff passes the gradient through `1 / a`, subnormal for a = 3e38:
-    # tanh's distance from 1, 2 exp(-2u), is lost (the docstring's bound).
+    # tanh's distance from 1, 2 exp(-2u), is lost (the guide's bound).
     subnormal = not surrogate and 1.0 / a < np.finfo(np.float32).tiny
     atol = 2.0 * np.exp(-2.0 * np.abs(np.float64(a) * t)) if subnormal else 0.0
     excess = np.abs(g_pred - slope) - 8 * EPS["float32"] * np.abs(slope) - atol
