@@ -40,13 +40,14 @@ def runs(tmp_path_factory):
     x, y, _, _ = _common.load_dataset("embedded", limit=200)
     metrics.load_or_train_classifier("embedded-train200", x, y, cache_dir=cache, epochs=1, verbose=0)
     one, two = tmp_path_factory.mktemp("one_process"), tmp_path_factory.mktemp("two_processes")
-    os.environ["KERAS_RECON_CACHE"] = cache
-    try:
-        procs = (launch(str(one), group=False, script="tests.cli_multi_process_script")
-                 + launch(str(two), group=True, script="tests.cli_multi_process_script"))
-    finally:
-        del os.environ["KERAS_RECON_CACHE"]
-    finish(procs)
+    variables = {"KERAS_RECON_CACHE": cache}
+    if BACKEND == "jax":
+        # Compiling dominates these short runs; XLA's cheapest CPU code
+        # generation compiles them faster, the same in every process.
+        variables["XLA_FLAGS"] = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+    script = "tests.cli_multi_process_script"
+    finish(launch(str(one), group=False, script=script, variables=variables)
+           + launch(str(two), group=True, script=script, variables=variables))
     return one, two
 
 

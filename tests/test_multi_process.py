@@ -29,9 +29,10 @@ needs_engine = pytest.mark.skipif(
 TIMEOUT = 400
 
 
-def launch(folder, group, script="tests.multi_process_script"):
-    """Starts `script` as two processes of a group, or as one alone."""
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+def launch(folder, group, script="tests.multi_process_script", variables=None):
+    """Starts `script` as two processes of a group, or as one alone, with
+    `variables` added to this process's environment."""
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, PYTHONPATH=ROOT, OMP_NUM_THREADS="1", **(variables or {}))
     # One CPU device per process, whatever the suite's XLA_FLAGS say.
     flags = " ".join(f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f)
     if flags:
