@@ -13,7 +13,10 @@ learn `--likelihood-lr-multiplier` times faster than the network
 quartiles of its shape and scale every `--eval-every` epochs, stops by
 the rule of `improvement` and `stop_window` (the validation ELBO has
 stopped rising) and keeps the weights of its best validation ELBO.
-`--resume` skips finished runs; an unfinished one starts again.
+`--resume` skips finished runs; an unfinished one starts again. Each run
+trains on `data.ImageBatches` in an order drawn from `--seed`, so that
+with several processes every one feeds its share of the same global
+batches.
 """
 
 import math
