@@ -78,6 +78,10 @@ def test_every_command_completes_and_only_process_zero_writes_the_reports(runs):
 
 def tolerance(command):
     """Relative tolerance of a figure of two processes against one's."""
+    if command == "robust" and BACKEND == "jax":
+        # Its processes train on seeded `ImageBatches`, one process with
+        # Keras's shuffle: another order, so only completion is checked.
+        return None
     if BACKEND == "jax" or command == "optimizers":
         # The same global batches and random streams: the weights agree to
         # float32 rounding of reordered sums, and the merged evaluation sums

@@ -13,10 +13,10 @@ learn `--likelihood-lr-multiplier` times faster than the network
 quartiles of its shape and scale every `--eval-every` epochs, stops by
 the rule of `improvement` and `stop_window` (the validation ELBO has
 stopped rising) and keeps the weights of its best validation ELBO.
-`--resume` skips finished runs; an unfinished one starts again. Each run
-trains on `data.ImageBatches` in an order drawn from `--seed`, so that
-with several processes every one feeds its share of the same global
-batches.
+`--resume` skips finished runs; an unfinished one starts again. Runs
+train with Keras's shuffle; where several processes each feed their share
+of every global batch (JAX), on `data.ImageBatches` ordered from `--seed`
+instead, so the order differs from one process's.
 """
 
 import math
@@ -262,10 +262,15 @@ def run(args):
                                        os.path.join(units.dir, _common.safe_name(key) + ".curve.json"),
                                        TOLERANCE, args.min_window)
             start = time.perf_counter()
-            # Seeded batches: with several processes each feeds its share
-            # of the same global batches.
-            model.fit(data.ImageBatches(x, batch_size=args.batch_size, seed=args.seed), epochs=args.epochs,
-                      verbose=0, callbacks=[monitor])
+            if distributed.feeds_share():
+                # Each process feeds its share of the same seeded global
+                # batches (Keras's own shuffle would give every process the
+                # same whole batches).
+                model.fit(data.ImageBatches(x, batch_size=args.batch_size, seed=args.seed),
+                          epochs=args.epochs, verbose=0, callbacks=[monitor])
+            else:
+                model.fit(x, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, verbose=0,
+                          callbacks=[monitor])
             seconds = time.perf_counter() - start
             if not all(math.isfinite(p["elbo"]) for p in monitor.curve):
                 raise SystemExit(f"keras-recon robust: {key}: the validation ELBO became NaN or infinite "
