@@ -18,7 +18,7 @@ from tests.backend_utils import BACKEND
 from tests.test_multi_process import finish
 from tests.test_multi_process import launch
 
-pytestmark = pytest.mark.skipif(
+needs_engine = pytest.mark.skipif(
     BACKEND == "torch", reason="Keras has no multi-process data parallelism on the torch backend"
 )
 
@@ -60,6 +60,7 @@ def figures(row):
     return {k: v for k, v in row.items() if isinstance(v, float) and not k.endswith("seconds")}
 
 
+@needs_engine
 def test_every_command_completes_and_only_process_zero_writes_the_reports(runs):
     _, two = runs
     with open(two / "writes-0.json") as f:
@@ -93,6 +94,7 @@ def tolerance(command):
     return None
 
 
+@needs_engine
 @pytest.mark.parametrize("command", COMMANDS)
 def test_reported_figures_equal_those_of_one_process(runs, command):
     one, two = runs
@@ -109,6 +111,7 @@ def test_reported_figures_equal_those_of_one_process(runs, command):
             np.testing.assert_allclose(actual[name], value, rtol=rtol, atol=1e-6, err_msg=f"{command} {key} {name}")
 
 
+@needs_engine
 def test_split_evaluation_sets_merge_to_the_whole_sets_figures(runs):
     one, two = runs
     parts = []
@@ -122,3 +125,19 @@ def test_split_evaluation_sets_merge_to_the_whole_sets_figures(runs):
     for key in ("mean", "std", "feature_mean", "covariance"):
         np.testing.assert_allclose(parts[0][key], whole[key], rtol=1e-12, err_msg=key)
     assert parts[0]["count"] == whole["count"] == 101
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("n,unit", [(101, 1), (1000, 500), (1200, 500), (300, 500)])
+def test_evaluation_parts_cover_the_set_once_in_whole_units(monkeypatch, count, n, unit):
+    from keras_recon import distributed
+    from keras_recon.studies import _common
+
+    rows = []
+    monkeypatch.setitem(distributed._STATE, "count", count)
+    for index in range(count):
+        monkeypatch.setitem(distributed._STATE, "index", index)
+        start, stop = _common.evaluation_rows(n, unit)
+        assert start % unit == 0 and (stop % unit == 0 or stop == n)
+        rows.extend(_common.evaluation_part(np.arange(n), unit))
+    np.testing.assert_array_equal(rows, np.arange(n))
