@@ -6,7 +6,8 @@ starts the processes' runtime and reduces the gradients.
 - JAX: `keras.distribution.initialize` (which starts `jax.distributed`)
   and `keras.distribution.DataParallel` over every process's devices. On
   CPUs the collectives are gloo's. Every process feeds its own share of
-  each global batch (`process_share`, `shard_batches`); Keras assembles the
+  each global batch (`process_share`, `shard_batches`, or a
+  `data.ImageBatches` of the global batch size); Keras assembles the
   shares into one global batch, so the loss terms (the KL, the WAE's MMD,
   a likelihood's scale statistic) are those of the global batch.
 - TensorFlow: `tf.distribute.MultiWorkerMirroredStrategy`, configured by
@@ -17,7 +18,9 @@ starts the processes' runtime and reduces the gradients.
   `initialize` refuses it.
 
 The engines' code lives in `keras_recon.backend.jax` and
-`keras_recon.backend.tensorflow`; this module asks no backend questions.
+`keras_recon.backend.tensorflow` (PyTorch's refusal in
+`keras_recon.backend.torch`), reached through `keras_recon.backend.engine`;
+this module asks no backend questions.
 
 Call `initialize_from_env()` (or `initialize(...)`) first thing in the
 program, before any model, tensor or dataset exists:
