@@ -10,13 +10,8 @@ from keras import ops
 def check_number(name, value, *, positive=False, allow_inf=False):
     """`value` as a float if it is a real Python number, not NaN, finite
     unless `allow_inf` and > 0 where `positive`; else a `ValueError`."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or not (allow_inf or math.isfinite(value))
-        or (positive and value <= 0)
-    ):
+    real = not isinstance(value, bool) and isinstance(value, (int, float)) and not math.isnan(value)
+    if not (real and (allow_inf or math.isfinite(value)) and (value > 0 or not positive)):
         kind = "a positive" if positive else "a real"
         kind += " number or +-inf" if allow_inf else " finite number"
         raise ValueError(f"Argument `{name}` must be {kind}. Received: {name}={value!r}")
@@ -107,6 +102,5 @@ class ReconstructionLoss(keras.losses.Loss):
         return self.fn(y_true, y_pred, sample_reduction=self.sample_reduction, **self.hyperparameters)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(self.hyperparameters, sample_reduction=self.sample_reduction, dtype=self._dtype_arg)
-        return config
+        return {**super().get_config(), **self.hyperparameters,
+                "sample_reduction": self.sample_reduction, "dtype": self._dtype_arg}

@@ -86,12 +86,10 @@ class GaussianNLL(keras.losses.Loss):
     Gamma is fixed, learned, computed or optimal as in
     `keras_recon.likelihoods.Gaussian`. A Keras loss cannot own state (in a
     compiled JAX step a variable the model does not own is read as a
-    constant), so a keras_recon model compiled with this loss makes a
-    `Gaussian` layer of it (or keeps the one it has, e.g. from a saved
-    file) and sets it as `likelihood` here: a learned or computed gamma is
-    then the model's variable, trained or balanced and saved with it. With
-    any other model only a fixed or optimal gamma works; the others raise
-    `ValueError`.
+    constant), so a keras_recon model compiled with this loss makes (or
+    keeps) a `Gaussian` layer of it as `likelihood` here: a learned or
+    computed gamma is the model's variable, trained or balanced and saved
+    with it. With any other model those two modes raise `ValueError`.
 
     Example:
 

@@ -55,12 +55,12 @@ def log_cosh(y_true, y_pred, *, a=1.0, surrogate_gradient=True, sample_reduction
     """
     a = check_number("a", a, positive=True)
     y_true, y_pred, out_dtype = prepare(y_true, y_pred)
-    dtype = keras.backend.standardize_dtype(y_pred.dtype)
-    tiny, largest = float(np.finfo(dtype).tiny), float(np.finfo(dtype).max)
+    # out_dtype is the computation's: half precision is computed in float32.
+    tiny, largest = float(np.finfo(out_dtype).tiny), float(np.finfo(out_dtype).max)
     if not tiny <= a <= largest:
         raise ValueError(
-            f"Argument `a` must be a normal {dtype} number, between {tiny:g} "
-            f"and {largest:g}, for {dtype} inputs. Received: a={a!r}"
+            f"Argument `a` must be a normal {out_dtype} number, between {tiny:g} "
+            f"and {largest:g}, for {out_dtype} inputs. Received: a={a!r}"
         )
 
     @ops.custom_gradient
