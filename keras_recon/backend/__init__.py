@@ -37,6 +37,17 @@ def engine():
     return module
 
 
+def fused_adam_update(optimizer, grads, variables, learning_rate):
+    """Applies `keras_recon.optimizers.Adam`'s step with PyTorch's fused
+    kernel and returns True, on PyTorch where the kernel takes these
+    variables; returns False (nothing applied) elsewhere."""
+    if keras.backend.backend() != "torch":
+        return False
+    from keras_recon.backend import torch as module
+
+    return module.fused_adam_update(optimizer, grads, variables, learning_rate)
+
+
 def is_traced(x):
     """True when `x` is symbolic (inside `jit`, `tf.function` or
     `torch.compile`, or a `KerasTensor`), so its values cannot be read now."""

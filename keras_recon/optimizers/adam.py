@@ -1,5 +1,7 @@
 import keras
 
+from keras_recon import backend
+
 
 @keras.saving.register_keras_serializable(package="keras_recon")
 class Adam(keras.optimizers.Adam):
@@ -76,11 +78,8 @@ class Adam(keras.optimizers.Adam):
         # an optimizer's private method, and
         # tests/test_optimizers.py::test_pytorch_update_runs_the_fused_kernel
         # fails if Keras stops calling it.
-        if keras.backend.backend() == "torch":
-            from keras_recon.backend import torch as torch_backend
-
-            if torch_backend.fused_adam_update(self, grads, trainable_variables, learning_rate):
-                return None
+        if backend.fused_adam_update(self, grads, trainable_variables, learning_rate):
+            return None
         return super()._backend_update_step(
             grads, trainable_variables, learning_rate
         )
