@@ -2,12 +2,15 @@
 
 Everything else is written in `keras.ops` and runs unchanged on JAX,
 TensorFlow and PyTorch. Three questions have no backend-neutral answer in
-Keras's public API, and are answered here. Engine-specific code lives in
-one module per backend: each engine's multi-process set-up and collectives
-(`keras_recon.backend.jax`, `keras_recon.backend.tensorflow`; PyTorch's
-refusal in `keras_recon.backend.torch`), reached through `engine()` by the
-backend-neutral `keras_recon.distributed`; and the one backend-specific
-fast path, PyTorch's fused Adam, in `keras_recon.backend.torch`.
+Keras's public API and are answered here (`is_traced`,
+`replicas_in_sync`, `sync_model_state`). Engine-specific code lives in one
+module per backend, reached from the two dispatch points here: each
+engine's multi-process set-up and collectives (`keras_recon.backend.jax`,
+`keras_recon.backend.tensorflow`; PyTorch's refusal in
+`keras_recon.backend.torch`) through `engine()`, for the backend-neutral
+`keras_recon.distributed`; and the one backend-specific fast path,
+PyTorch's fused Adam in `keras_recon.backend.torch`, through
+`fused_adam_update()`, for `keras_recon.optimizers.Adam`.
 """
 
 import keras
