@@ -118,8 +118,8 @@ def local_environments(count, environ=None):
 
     Example:
 
-    >>> [env["KERAS_RECON_PROCESS_ID"] for env in local_environments(2, {})]
-    ['0', '1']
+    >>> tuple(env["KERAS_RECON_PROCESS_ID"] for env in local_environments(2, {}))
+    ('0', '1')
 
     Args:
         count: Number of processes.
