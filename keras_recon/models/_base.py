@@ -156,10 +156,14 @@ class ReconModel(LikelihoodOwner, keras.Model):
 
     # -- researcher-facing methods ------------------------------------------
     # Inference only: like `Model.predict`, they return NumPy arrays, which
-    # carry no gradient and live on the host on every backend.
+    # carry no gradient and live on the host on every backend. Inside,
+    # codes stay tensors (`_code`, `_decode`) from the encoder to the decoder.
     def decode(self, z):
         """Images (or vectors) from latent codes, as a NumPy array."""
-        return to_numpy(self.decoder(ops.convert_to_tensor(z), training=False))
+        return to_numpy(self._decode(z))
+
+    def _decode(self, z):
+        return self.decoder(ops.convert_to_tensor(z), training=False)
 
     def reconstruct(self, x, batch_size=None):
         """Deterministic reconstructions (the decoded posterior mean), as a
@@ -168,7 +172,8 @@ class ReconModel(LikelihoodOwner, keras.Model):
         step = max(len(x), 1) if batch_size is None else int(batch_size)
         if step < 1:
             raise ValueError(f"Argument `batch_size` must be at least 1. Received: batch_size={batch_size}")
-        return np.concatenate([self.decode(self._code(x[i : i + step])) for i in range(0, len(x), step)])
+        return np.concatenate([to_numpy(self._decode(self._code(x[i : i + step])))
+                               for i in range(0, len(x), step)])
 
     def interpolate(self, x1, x2, steps=10):
         """Decodes `steps` codes on the line from `x1`'s to `x2`'s code.
@@ -180,8 +185,8 @@ class ReconModel(LikelihoodOwner, keras.Model):
         if steps < 2:
             raise ValueError(f"Argument `steps` must be at least 2. Received: steps={steps}")
         z1, z2 = (self._code(self._one(x)) for x in (x1, x2))
-        t = np.linspace(0.0, 1.0, steps, dtype=z1.dtype).reshape(steps, 1)
-        return self.decode((1.0 - t) * z1 + t * z2)
+        t = ops.cast(ops.reshape(ops.linspace(0.0, 1.0, steps), (steps, 1)), z1.dtype)
+        return to_numpy(self._decode((1.0 - t) * z1 + t * z2))
 
     def _one(self, x):
         x = ops.convert_to_tensor(x)
@@ -193,6 +198,7 @@ class ReconModel(LikelihoodOwner, keras.Model):
         return x
 
     def _code(self, x):
+        """The deterministic codes of `x`, as a tensor."""
         raise NotImplementedError
 
     # -- serialisation --------------------------------------------------------

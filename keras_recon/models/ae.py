@@ -37,10 +37,10 @@ class AE(ReconModel):
 
     def encode(self, x):
         """The codes of `x`, as a NumPy array."""
-        return to_numpy(self.encoder(ops.convert_to_tensor(x), training=False))
+        return to_numpy(self._code(x))
 
     def _code(self, x):
-        return self.encode(x)
+        return self.encoder(ops.convert_to_tensor(x), training=False)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y = x if y is None else y

@@ -114,15 +114,17 @@ class VAE(ReconModel):
 
     def encode(self, x):
         """The posterior `(z_mean, z_log_var)` of `x`, as NumPy arrays."""
-        return to_numpy(split_gaussian(self.encoder(ops.convert_to_tensor(x), training=False)))
+        return to_numpy(self._posterior(x))
+
+    def _posterior(self, x):
+        return split_gaussian(self.encoder(ops.convert_to_tensor(x), training=False))
 
     def _code(self, x):
-        return self.encode(x)[0]
+        return self._posterior(x)[0]
 
     def sample(self, n, seed=None):
         """Decodes `n` codes drawn from the N(0, I) prior (a NumPy array)."""
-        z = keras.random.normal((int(n), self.latent_dim), seed=seed)
-        return self.decode(z)
+        return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed))
 
     def negative_elbo(self, x, samples=1, seed=None):
         """Per-image negative ELBO in nats: an upper bound on `-log p(x)`.
@@ -141,12 +143,12 @@ class VAE(ReconModel):
         if samples < 1:
             raise ValueError(f"Argument `samples` must be at least 1. Received: samples={samples}")
         x = ops.convert_to_tensor(x)
-        z_mean, z_log_var = split_gaussian(self.encoder(x, training=False))
+        z_mean, z_log_var = self._posterior(x)
         total = kl_to_standard_normal(z_mean, z_log_var)
         for i in range(samples):
             eps = keras.random.normal(ops.shape(z_mean), seed=None if seed is None else seed + i)
             z = z_mean + ops.exp(0.5 * z_log_var) * eps
-            total = total + self.likelihood(x, self.decoder(z, training=False)) / samples
+            total = total + self.likelihood(x, self._decode(z)) / samples
         return to_numpy(total)
 
     def get_config(self):

@@ -143,11 +143,11 @@ class WAE(ReconModel):
     def encode(self, x):
         """Deterministic codes, the encoder's output (its mean if Gaussian),
         as a NumPy array."""
-        encoded = self.encoder(ops.convert_to_tensor(x), training=False)
-        return to_numpy(split_gaussian(encoded)[0] if self.gaussian_encoder else encoded)
+        return to_numpy(self._code(x))
 
     def _code(self, x):
-        return self.encode(x)
+        encoded = self.encoder(ops.convert_to_tensor(x), training=False)
+        return split_gaussian(encoded)[0] if self.gaussian_encoder else encoded
 
     def sample(self, n, seed=None):
         """Decodes `n` codes drawn from the N(0, I) prior (a NumPy array)."""
