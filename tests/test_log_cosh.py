@@ -272,3 +272,12 @@ def test_a_must_be_a_normal_number_of_the_computation_dtype():
     with computing_in("float64"):
         value = to_numpy(losses.log_cosh(y_true.astype("float64"), y_pred.astype("float64"), a=1e39))
     np.testing.assert_allclose(value, [4.0 - 2 * np.log(2) / 1e39], rtol=1e-15)
+
+
+def test_a_set_after_construction_is_the_one_used_and_saved():
+    y_true, y_pred = np.zeros((2, 3), "float32"), np.full((2, 3), 0.05, "float32")
+    loss = losses.LogCosh(a=1.0)
+    loss.a = 100.0
+    expected = float(to_numpy(losses.LogCosh(a=100.0)(y_true, y_pred)))
+    assert float(to_numpy(loss(y_true, y_pred))) == pytest.approx(expected, rel=1e-6)
+    assert loss.get_config()["a"] == 100.0

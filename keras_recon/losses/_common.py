@@ -91,16 +91,20 @@ class ReconstructionLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.fn = fn
         self.sample_reduction = check_sample_reduction(sample_reduction)
-        self.hyperparameters = hyperparameters
+        # Attributes, read at each call: `loss.a = 50` takes effect.
+        self._hyperparameter_names = tuple(hyperparameters)
         for key, value in hyperparameters.items():
             setattr(self, key, value)
         # Kept as given (a policy by its name) so that `get_config`
         # round-trips the argument.
         self._dtype_arg = dtype if dtype is None or isinstance(dtype, str) else dtype.name
 
+    def _hyperparameters(self):
+        return {key: getattr(self, key) for key in self._hyperparameter_names}
+
     def call(self, y_true, y_pred):
-        return self.fn(y_true, y_pred, sample_reduction=self.sample_reduction, **self.hyperparameters)
+        return self.fn(y_true, y_pred, sample_reduction=self.sample_reduction, **self._hyperparameters())
 
     def get_config(self):
-        return {**super().get_config(), **self.hyperparameters,
+        return {**super().get_config(), **self._hyperparameters(),
                 "sample_reduction": self.sample_reduction, "dtype": self._dtype_arg}
